@@ -1,0 +1,19 @@
+"""Search spaces: what an architecture is and how arch2vec lays it out as a graph."""
+
+from __future__ import annotations
+
+from a2v_jax.spaces.base import InvalidArchitectureError, SearchSpace, graph_rows_hash
+from a2v_jax.spaces.nb201 import NB201Space
+
+_SPACES: dict[str, type] = {"nb201": NB201Space}
+
+
+def get_space(name: str) -> SearchSpace:
+    """Returns the space called ``name`` (``nb201``; NB101 and DARTS come later)."""
+    try:
+        return _SPACES[name]()
+    except KeyError:
+        raise ValueError(f"unknown search space {name!r}; available: {sorted(_SPACES)}") from None
+
+
+__all__ = ["InvalidArchitectureError", "NB201Space", "SearchSpace", "get_space", "graph_rows_hash"]
