@@ -1,0 +1,304 @@
+"""Pure pretraining functions: ``train_step``, ``eval_step``, a whole epoch as one ``lax.scan``.
+
+Everything here is a pure function of explicit state and keys. The preset and model config
+travel as static fields of :class:`A2VState`, so ``train_step(state, batch, key)`` needs nothing
+else and ``jax.vmap`` over a stacked state trains a population of models at once.
+
+Example::
+
+    state = create_state(jax.random.key(3), num_nodes=8, num_ops=7, preset=get_preset("paper"))
+    state, metrics = jax.jit(train_step)(state, batch, jax.random.key(0))
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import chex
+import jax
+import jax.numpy as jnp
+import numpy as np
+import optax
+from flax import struct
+from flax.training import train_state
+
+from a2v_jax.config import ModelConfig, Preset, TrainConfig
+from a2v_jax.graphs import GraphBatch, take
+from a2v_jax.losses import strict_upper, vae_loss
+from a2v_jax.model import GraphVAE
+
+
+class A2VState(train_state.TrainState):
+    """Flax ``TrainState`` plus BatchNorm statistics and the static preset."""
+
+    batch_stats: Any = None
+    preset: Preset = struct.field(pytree_node=False, default=None)
+    model: GraphVAE = struct.field(pytree_node=False, default=None)
+
+
+@struct.dataclass
+class PriorStats:
+    """Running sums of train-mode ``μ`` over an epoch, for the prior used in validity checks."""
+
+    total: chex.Array  # (N, D) Σ μ over training graphs
+    total_sq: chex.Array  # (N, D) Σ μ²
+    outer: chex.Array  # (N*D, N*D) Σ vec(μ) vec(μ)ᵀ, for the joint (full-covariance) prior
+    count: chex.Array  # () number of training graphs
+
+    def mean_std(self) -> tuple[chex.Array, chex.Array]:
+        """Per-(node, dim) mean and unbiased std, as ``torch.std`` computes them (``(N, D)`` each)."""
+        n = jnp.maximum(self.count, 2.0)
+        mean = self.total / n
+        var = (self.total_sq - n * jnp.square(mean)) / (n - 1.0)
+        return mean, jnp.sqrt(jnp.maximum(var, 0.0))
+
+    def mean_cov(self) -> tuple[chex.Array, chex.Array]:
+        """Joint mean ``(N*D,)`` and unbiased covariance ``(N*D, N*D)`` of the flattened latents."""
+        n = jnp.maximum(self.count, 2.0)
+        mean = self.total.reshape(-1) / n
+        cov = (self.outer - n * jnp.outer(mean, mean)) / (n - 1.0)
+        return mean, 0.5 * (cov + cov.T)
+
+
+def make_optimizer(cfg: TrainConfig) -> optax.GradientTransformation:
+    """``clip_by_global_norm(5)`` then Adam(1e-3), as the original."""
+    return optax.chain(optax.clip_by_global_norm(cfg.grad_clip), optax.adam(cfg.lr))
+
+
+def create_state(
+    key: chex.PRNGKey,
+    num_nodes: int,
+    num_ops: int,
+    preset: Preset,
+    model_cfg: ModelConfig = ModelConfig(),
+    train_cfg: TrainConfig = TrainConfig(),
+) -> A2VState:
+    """Initialises parameters (PyTorch-style init), BatchNorm statistics and the optimiser."""
+    model = GraphVAE(model_cfg, num_ops)
+    dummy = GraphBatch(
+        ops=jnp.zeros((2, num_nodes, num_ops)),
+        adj=jnp.zeros((2, num_nodes, num_nodes)),
+        node_mask=jnp.ones((2, num_nodes), bool),
+        graph_mask=jnp.ones((2,), bool),
+        senders=jnp.zeros((2, 1), jnp.int32),
+        receivers=jnp.zeros((2, 1), jnp.int32),
+        edge_mask=jnp.zeros((2, 1), bool),
+    )
+    variables = model.init({"params": key}, dummy, dummy.node_mask, False)
+    return A2VState.create(
+        apply_fn=model.apply,
+        params=variables["params"],
+        batch_stats=variables["batch_stats"],
+        tx=make_optimizer(train_cfg),
+        preset=preset,
+        model=model,
+    )
+
+
+def bn_mask(batch: GraphBatch, preset: Preset) -> chex.Array:
+    """Rows that enter BatchNorm statistics: real graphs, and real nodes if the preset masks."""
+    mask = jnp.broadcast_to(batch.graph_mask[:, None], batch.node_mask.shape)
+    return mask & batch.node_mask if preset.mask_padding else mask
+
+
+def train_step(state: A2VState, batch: GraphBatch, key: chex.PRNGKey) -> tuple[A2VState, dict]:
+    """One optimisation step on one padded batch.
+
+    Args:
+      state: the model state; its ``preset`` selects the loss.
+      batch: ``B`` graphs, padding graphs marked in ``graph_mask``.
+      key: randomness for the reparameterisation and the decoder dropout.
+
+    Returns:
+      ``(new_state, metrics)`` with ``loss``, ``loss_ops``, ``loss_adj``, ``kl`` and the batch's
+      train-mode ``μ`` sums (``mu_sum``, ``mu_sq_sum``, ``graphs``) for the prior statistics.
+    """
+    latent_key, dropout_key = jax.random.split(key)
+    mask = bn_mask(batch, state.preset)
+
+    def loss_fn(params):
+        out, updates = state.apply_fn(
+            {"params": params, "batch_stats": state.batch_stats},
+            batch,
+            mask,
+            True,
+            rngs={"latent": latent_key, "dropout": dropout_key},
+            mutable=["batch_stats"],
+        )
+        loss, aux = vae_loss(out, batch, state.preset)
+        return loss, (aux, out.mu, updates["batch_stats"])
+
+    (loss, (aux, mu, new_stats)), grads = jax.value_and_grad(loss_fn, has_aux=True)(state.params)
+    state = state.apply_gradients(grads=grads).replace(batch_stats=new_stats)
+    g = batch.graph_mask.astype(mu.dtype)[:, None, None]
+    metrics = {"loss": loss, **aux}
+    metrics["mu_sum"] = jnp.sum(mu * g, axis=0)
+    metrics["mu_sq_sum"] = jnp.sum(jnp.square(mu) * g, axis=0)
+    flat = (mu * g).reshape(mu.shape[0], -1)  # (B, N*D), padding graphs zeroed
+    metrics["mu_outer_sum"] = flat.T @ flat
+    metrics["graphs"] = jnp.sum(batch.graph_mask.astype(jnp.float32))
+    return state, metrics
+
+
+def epoch_order(key: chex.PRNGKey, num_train: int, batch_size: int) -> chex.Array:
+    """A shuffled order of ``num_train`` graphs as ``(num_batches, batch_size)``, ``-1`` padded."""
+    num_batches = -(-num_train // batch_size)
+    perm = jax.random.permutation(key, num_train).astype(jnp.int32)
+    pad = num_batches * batch_size - num_train
+    return jnp.concatenate([perm, jnp.full((pad,), -1, jnp.int32)]).reshape(num_batches, batch_size)
+
+
+def train_epoch(
+    state: A2VState, data: GraphBatch, order: chex.Array, key: chex.PRNGKey
+) -> tuple[A2VState, dict, PriorStats]:
+    """A whole epoch as one ``lax.scan`` over the batches of ``order`` (``(num_batches, B)``).
+
+    Step ``t`` uses ``fold_in(key, t)``. Returns the new state, the epoch's mean losses and the
+    train-mode ``μ`` statistics of all training graphs.
+    """
+
+    def body(state, xs):
+        t, idx = xs
+        state, m = train_step(state, take(data, idx), jax.random.fold_in(key, t))
+        return state, m
+
+    steps = jnp.arange(order.shape[0], dtype=jnp.uint32)
+    state, ms = jax.lax.scan(body, state, (steps, order))
+    w = ms["graphs"]
+    losses = {k: jnp.sum(ms[k] * w) / jnp.sum(w) for k in ("loss", "loss_ops", "loss_adj", "kl")}
+    prior = PriorStats(
+        total=ms["mu_sum"].sum(0),
+        total_sq=ms["mu_sq_sum"].sum(0),
+        outer=ms["mu_outer_sum"].sum(0),
+        count=w.sum(),
+    )
+    return state, losses, prior
+
+
+def _chunked(data: GraphBatch, chunk: int):
+    """Splits a dataset into ``(num_chunks, chunk)`` index blocks, ``-1`` padded."""
+    p = data.num_graphs
+    num = -(-p // chunk)
+    idx = np.full(num * chunk, -1, dtype=np.int32)
+    idx[:p] = np.arange(p)
+    return jnp.asarray(idx.reshape(num, chunk))
+
+
+def eval_step(state: A2VState, batch: GraphBatch) -> dict[str, chex.Array]:
+    """Eval-mode (``z = μ``) reconstruction counts of one batch (sums, for exact aggregation).
+
+    Counts follow the original's ``get_accuracy`` (reference §5) over the strict upper triangle;
+    with ``mask_padding`` only real nodes and real node pairs count. Aggregate with
+    :func:`finalize_eval`.
+    """
+    out = state.apply_fn(
+        {"params": state.params, "batch_stats": state.batch_stats}, batch, bn_mask(batch, state.preset), False
+    )
+    b, n, _ = batch.ops.shape
+    g = batch.graph_mask
+    node = batch.node_mask & g[:, None] if state.preset.mask_padding else jnp.broadcast_to(g[:, None], (b, n))
+    pair = node[:, :, None] & node[:, None, :] & strict_upper(n)
+    ops_ok = jnp.argmax(out.op_logits, -1) == jnp.argmax(batch.ops, -1)  # (B, N)
+    prob = jax.nn.sigmoid(out.adj_logits)
+    edge = batch.adj > 0.5
+    adj_ok = (prob > 0.5) == edge
+    f32 = jnp.float32
+    graph_ok = jnp.all(ops_ok | ~node, -1) & jnp.all(adj_ok | ~pair, (-1, -2)) & g
+    return {
+        "ops_correct": jnp.sum(ops_ok & node, dtype=f32),
+        "nodes": jnp.sum(node, dtype=f32),
+        "prob_on_edges": jnp.sum(jnp.where(pair & edge, prob, 0.0)),
+        "edges": jnp.sum(pair & edge, dtype=f32),
+        "prob_on_non_edges": jnp.sum(jnp.where(pair & ~edge, prob, 0.0)),
+        "non_edges": jnp.sum(pair & ~edge, dtype=f32),
+        "adj_correct": jnp.sum(adj_ok & pair, dtype=f32),
+        "pairs": jnp.sum(pair, dtype=f32),
+        "graphs_exact": jnp.sum(graph_ok, dtype=f32),
+        "graphs": jnp.sum(g, dtype=f32),
+    }
+
+
+def finalize_eval(sums: dict[str, chex.Array]) -> dict[str, chex.Array]:
+    """Turns summed :func:`eval_step` counts into the reported fractions."""
+    safe = lambda x: jnp.maximum(x, 1.0)  # noqa: E731
+    return {
+        "acc_ops": sums["ops_correct"] / safe(sums["nodes"]),
+        "mean_corr_adj": sums["prob_on_edges"] / safe(sums["edges"]),
+        "mean_fal_pos_adj": sums["prob_on_non_edges"] / safe(sums["non_edges"]),
+        "acc_adj": sums["adj_correct"] / safe(sums["pairs"]),
+        "recon_exact": sums["graphs_exact"] / safe(sums["graphs"]),
+    }
+
+
+def evaluate(state: A2VState, data: GraphBatch, chunk: int = 500) -> dict[str, chex.Array]:
+    """Reconstruction metrics over a whole dataset, scanned in fixed-size chunks."""
+
+    def body(acc, idx):
+        sums = eval_step(state, take(data, idx))
+        return jax.tree.map(jnp.add, acc, sums), None
+
+    zero = jax.tree.map(
+        jnp.zeros_like, jax.eval_shape(eval_step, state, take(data, jnp.zeros(chunk, jnp.int32)))
+    )
+    sums, _ = jax.lax.scan(body, zero, _chunked(data, chunk))
+    return finalize_eval(sums)
+
+
+def embed(state: A2VState, data: GraphBatch, chunk: int = 1000) -> chex.Array:
+    """arch2vec features: the eval-mode ``μ`` averaged over nodes, ``(P, D)``.
+
+    The ``paper`` preset averages over all N nodes (padded ones included, as the original);
+    ``mask_padding`` presets average over real nodes only.
+    """
+
+    def body(_, idx):
+        batch = take(data, idx)
+        mu, _ = state.model.apply(
+            {"params": state.params, "batch_stats": state.batch_stats},
+            batch,
+            bn_mask(batch, state.preset),
+            method=GraphVAE.encode,
+        )
+        if state.preset.mask_padding:
+            w = batch.node_mask.astype(mu.dtype)[..., None]
+            feat = jnp.sum(mu * w, 1) / jnp.maximum(w.sum(1), 1.0)
+        else:
+            feat = mu.mean(1)
+        return None, feat
+
+    _, feats = jax.lax.scan(body, None, _chunked(data, chunk))
+    return feats.reshape(-1, feats.shape[-1])[: data.num_graphs]
+
+
+def prior_latents(prior: PriorStats, key: chex.PRNGKey, num: int, joint: bool) -> chex.Array:
+    """Draws ``num`` latents ``(num, N, D)`` from a Gaussian fitted to the train-mode ``μ``.
+
+    ``joint=False`` is the original (reference §5): independent per-(node, dim) Gaussians,
+    ``z = ε·z_std + z_mean``. ``joint=True`` fits one full-covariance Gaussian over all ``N*D``
+    coordinates, so the correlations between nodes that the inner-product decoder relies on are
+    kept (Cholesky factor with a small jitter).
+    """
+    n, d = prior.total.shape
+    if not joint:
+        mean, std = prior.mean_std()
+        return jax.random.normal(key, (num, n, d)) * std + mean
+    mean, cov = prior.mean_cov()
+    jitter = 1e-5 * (jnp.trace(cov) / cov.shape[0] + 1e-12)
+    chol = jnp.linalg.cholesky(cov + jitter * jnp.eye(cov.shape[0]))
+    eps = jax.random.normal(key, (num, n * d))
+    return (mean + eps @ chol.T).reshape(num, n, d)
+
+
+def decode_latents(state: A2VState, z: chex.Array) -> tuple[chex.Array, chex.Array]:
+    """Eval-mode decoding of latents ``(B, N, D)``.
+
+    Returns:
+      op indices ``(B, N)`` (argmax) and the adjacency ``(B, N, N)`` int8, ``(p̂ > 0.5)`` on the
+      strict upper triangle.
+    """
+    n = z.shape[1]
+    op_logits, adj_logits = state.model.apply(
+        {"params": state.params, "batch_stats": state.batch_stats}, z, method=GraphVAE.decode
+    )
+    adj = ((adj_logits > 0.0) & strict_upper(n)).astype(jnp.int8)
+    return jnp.argmax(op_logits, -1).astype(jnp.int32), adj
