@@ -1,0 +1,386 @@
+"""The pretraining pipeline behind ``python -m a2v_jax.pretrain``.
+
+Loads the space's graphs, splits them as the original (first 90 % of the benchmark's key order
+for training), trains a population of models (one per seed) with one jitted, vmapped epoch
+program, evaluates reconstruction and prior validity every epoch, checkpoints after every epoch
+(a restarted command resumes and ends bit-equal to an uninterrupted run) and writes
+``metrics.jsonl``, ``summary.json`` and ``embeddings.npz`` into the workdir.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import importlib.metadata
+import json
+import os
+import platform
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from a2v_jax.checkpoint import Checkpointer, check_workdir
+from a2v_jax.config import SPACE_DEFAULTS, ModelConfig, TrainConfig, get_preset, to_dict
+from a2v_jax.embed import Embeddings, save_embeddings
+from a2v_jax.graphs import GraphBatch, make_graph_batch
+from a2v_jax.spaces import SearchSpace, get_space, graph_rows_hash
+from a2v_jax.train import (
+    PriorStats,
+    create_state,
+    decode_latents,
+    embed,
+    epoch_order,
+    evaluate,
+    prior_latents,
+    train_epoch,
+)
+
+REPORTED = ("acc_ops", "mean_corr_adj", "mean_fal_pos_adj", "acc_adj", "recon_exact")
+
+
+@dataclass(frozen=True)
+class PretrainConfig:
+    """Everything a pretraining run depends on. ``None`` epochs / seed take the space's defaults."""
+
+    space: str = "nb201"
+    preset: str = "paper"
+    epochs: int | None = None
+    seed: int | None = None
+    population: int = 1  # models trained at once under vmap, seeds seed, seed+1, ...
+    batch_size: int = 32
+    prior_samples: int = 10_000
+    workdir: str = "runs/nb201"
+    data_dir: str | None = None
+    subset: int | None = None  # use only the first `subset` architectures (smoke tests, CI)
+    progress: bool = True
+
+    def resolved(self) -> PretrainConfig:
+        """The config with the space's defaults filled in and values checked."""
+        defaults = SPACE_DEFAULTS.get(self.space, {"epochs": 10, "seed": 0})
+        cfg = dataclasses.replace(
+            self,
+            epochs=defaults["epochs"] if self.epochs is None else self.epochs,
+            seed=defaults["seed"] if self.seed is None else self.seed,
+        )
+        get_preset(cfg.preset)
+        if cfg.subset is not None and cfg.subset < 20:
+            raise ValueError(f"--subset must be at least 20 architectures, got {cfg.subset}")
+        for name in ("epochs", "population", "batch_size", "prior_samples"):
+            if getattr(cfg, name) < 1:
+                raise ValueError(f"--{name.replace('_', '-')} must be at least 1, got {getattr(cfg, name)}")
+        return cfg
+
+
+@dataclass(frozen=True)
+class SpaceDataset:
+    """All graphs of a space in the order that defines the train/validation split."""
+
+    graphs: GraphBatch  # numpy leaves, (P, ...)
+    arch_str: np.ndarray  # (P,) str
+    index: np.ndarray  # (P,) int64 benchmark index, or -1
+    order: str  # "benchmark" or "enumeration"
+
+
+def load_space_dataset(space: SearchSpace, data_dir: str | None = None) -> SpaceDataset:
+    """Encodes every architecture of ``space``.
+
+    NB201 uses the benchmark's index order when a table is configured (``data_dir`` or
+    ``A2V_NB201_DIR``), as the original split by key order; otherwise the space's enumeration
+    order, and the returned ``order`` says so.
+    """
+    if space.name != "nb201":
+        raise NotImplementedError(f"pretraining data for space {space.name!r} is not available yet")
+    from a2v_jax.spaces.nb201 import all_codes, arch_str_from_codes, encode_codes
+
+    if data_dir is not None or os.environ.get("A2V_NB201_DIR"):
+        from a2v_jax.data import load_nb201
+
+        table = load_nb201(data_dir)
+        codes = np.asarray(table.codes)
+        arch = np.asarray(table.arch_str).astype(str)
+        index = np.arange(len(arch), dtype=np.int64)
+        order = "benchmark"
+    else:
+        codes = all_codes()
+        arch = np.array([arch_str_from_codes(c) for c in codes])
+        index = np.full(len(arch), -1, dtype=np.int64)
+        order = "enumeration"
+    adj, ops = encode_codes(codes)
+    return SpaceDataset(make_graph_batch(adj, ops), arch, index, order)
+
+
+def _versions() -> dict[str, str]:
+    out = {"python": platform.python_version()}
+    for pkg in ("a2v_jax", "jax", "jaxlib", "flax", "optax", "jraph", "chex", "numpy", "orbax-checkpoint"):
+        try:
+            out[pkg] = importlib.metadata.version(pkg)
+        except importlib.metadata.PackageNotFoundError:
+            out[pkg] = "not installed"
+    return out
+
+
+def device_name() -> str:
+    """The default JAX device, in words (platform and kind)."""
+    d = jax.devices()[0]
+    return f"{d.platform}:{d.device_kind} x{jax.device_count()}"
+
+
+def prior_validity(space: SearchSpace, op_idx: np.ndarray, adj: np.ndarray) -> dict[str, float]:
+    """Validity (original loose check and strict check) and uniqueness of decoded graphs.
+
+    Uniqueness is the number of distinct valid graphs over the number of valid graphs; the
+    original hashed with NAS-Bench-101's isomorphism-invariant ``hash_module``, we compare exact
+    ``(A, ops)`` so isomorphic decodings count as distinct.
+    """
+    loose = space.valid_loose(adj, op_idx)
+    strict = space.valid_strict(adj, op_idx)
+
+    def unique(mask: np.ndarray) -> float:
+        n = int(mask.sum())
+        return len(set(graph_rows_hash(adj[mask], op_idx[mask]))) / n if n else 0.0
+
+    return {
+        "validity": float(loose.mean()),
+        "validity_strict": float(strict.mean()),
+        "uniqueness": unique(loose),
+        "uniqueness_strict": unique(strict),
+    }
+
+
+class _Programs:
+    """The jitted programs of a run, each compiled once: no retrace between epochs.
+
+    Per-epoch keys and orders are derived inside the programs from the traced epoch number,
+    so no small eager op (each a separate XLA compile on first use) runs in the loop.
+    """
+
+    def __init__(self, preset, model_cfg: ModelConfig, train_cfg: TrainConfig, num_nodes: int, num_ops: int):
+        self.preset = preset
+        num_prior = train_cfg.prior_samples
+
+        def init(seeds):
+            def one(seed):
+                keys = jax.random.split(jax.random.key(seed), 4)
+                state = create_state(keys[0], num_nodes, num_ops, preset, model_cfg, train_cfg)
+                return state, keys[1:]
+
+            return jax.vmap(one)(seeds)
+
+        def epoch(states, train_set, keys, epoch):
+            def one(state, k):
+                shuffle_key = jax.random.fold_in(k[0], epoch if preset.reshuffle else 0)
+                order = epoch_order(shuffle_key, train_set.num_graphs, train_cfg.batch_size)
+                return train_epoch(state, train_set, order, jax.random.fold_in(k[1], epoch))
+
+            return jax.vmap(one)(states, keys)
+
+        def sample(states, prior, keys, epoch):
+            def one(state, p, k):
+                z = prior_latents(p, jax.random.fold_in(k[2], epoch), num_prior, preset.joint_prior)
+                return decode_latents(state, z)
+
+            return jax.vmap(one)(states, prior, keys)
+
+        self.init = jax.jit(init, static_argnums=())
+        self.epoch = jax.jit(epoch, donate_argnums=0)
+        self.sample = jax.jit(sample)
+        self.evaluate = jax.jit(jax.vmap(evaluate, in_axes=(0, None)))
+        self.embed = jax.jit(jax.vmap(embed, in_axes=(0, None)))
+        self.empty_prior = jax.jit(
+            jax.vmap(
+                lambda _: PriorStats(
+                    total=jnp.zeros((num_nodes, model_cfg.latent)),
+                    total_sq=jnp.zeros((num_nodes, model_cfg.latent)),
+                    outer=jnp.zeros((num_nodes * model_cfg.latent,) * 2),
+                    count=jnp.zeros(()),
+                )
+            )
+        )
+
+
+def _member(tree: Any, m: int) -> Any:
+    return jax.tree.map(lambda x: x[m], tree)
+
+
+def _to_float(d: dict) -> dict[str, float]:
+    return {k: float(v) for k, v in d.items()}
+
+
+def run_pretraining(cfg: PretrainConfig) -> dict[str, Any]:
+    """Runs (or resumes) pretraining and returns the summary written to ``summary.json``."""
+    t_start = time.perf_counter()
+    cfg = cfg.resolved()
+    space = get_space(cfg.space)
+    preset = get_preset(cfg.preset)
+    model_cfg = ModelConfig()
+    train_cfg = TrainConfig(epochs=cfg.epochs, batch_size=cfg.batch_size, prior_samples=cfg.prior_samples)
+    data = load_space_dataset(space, cfg.data_dir)
+    if cfg.subset is not None:
+        data = SpaceDataset(
+            jax.tree.map(lambda x: x[: cfg.subset], data.graphs),
+            data.arch_str[: cfg.subset],
+            data.index[: cfg.subset],
+            data.order,
+        )
+
+    workdir = Path(cfg.workdir)
+    identity = {
+        "space": cfg.space,
+        "preset": to_dict(preset),
+        "model": to_dict(model_cfg),
+        "train": {k: v for k, v in to_dict(train_cfg).items() if k != "epochs"},
+        "seed": cfg.seed,
+        "population": cfg.population,
+        "order": data.order,
+        "subset": cfg.subset,
+    }
+    check_workdir(workdir, identity)
+
+    p = data.graphs.num_graphs
+    num_train = p - int(round(p * train_cfg.val_fraction))
+    # Split on the host; one device transfer per leaf (no eager device ops to compile).
+    graphs = jax.tree.map(jnp.asarray, data.graphs)
+    train_set = jax.tree.map(lambda x: jnp.asarray(x[:num_train]), data.graphs)
+    val_set = jax.tree.map(lambda x: jnp.asarray(x[num_train:]), data.graphs)
+
+    seeds = [cfg.seed + m for m in range(cfg.population)]
+    num_nodes, num_ops = data.graphs.ops.shape[1:]
+    programs = _Programs(preset, model_cfg, train_cfg, num_nodes, num_ops)
+    states, keys = programs.init(np.array(seeds, dtype=np.uint32))  # keys: (K, 3) shuffle/train/prior
+
+    ckpt = Checkpointer(workdir / "checkpoints")
+    tree = {
+        "params": states.params,
+        "batch_stats": states.batch_stats,
+        "opt_state": states.opt_state,
+        "step": states.step,
+        "prior": programs.empty_prior(np.zeros(cfg.population)),
+    }
+    start = 0
+    latest = ckpt.latest_epoch()
+    if latest is not None:
+        tree = ckpt.restore(latest, tree)
+        states = states.replace(
+            params=tree["params"],
+            batch_stats=tree["batch_stats"],
+            opt_state=tree["opt_state"],
+            step=tree["step"],
+        )
+        start = min(latest, cfg.epochs)
+    prior = tree["prior"]
+
+    metrics_path = workdir / "metrics.jsonl"
+    _truncate_metrics(metrics_path, start)
+    bar = _progress(cfg.progress, start, cfg.epochs, cfg.space, cfg.preset)
+    line: dict[str, Any] = {}
+    for epoch in range(start, cfg.epochs):
+        states, losses, prior = programs.epoch(states, train_set, keys, np.uint32(epoch))
+        line = _epoch_line(epoch + 1, states, losses, prior, val_set, space, programs, keys, epoch)
+        with metrics_path.open("a") as f:
+            f.write(json.dumps(line) + "\n")
+        ckpt.save(
+            epoch + 1,
+            {
+                "params": states.params,
+                "batch_stats": states.batch_stats,
+                "opt_state": states.opt_state,
+                "step": states.step,
+                "prior": prior,
+            },
+        )
+        bar.update(1)
+        bar.set_postfix(
+            loss=f"{line['loss']:.4f}", acc_ops=f"{line['acc_ops']:.4f}", valid=f"{line['validity']:.3f}"
+        )
+    bar.close()
+    if not line:  # resumed after the last epoch: recompute the final metrics from the checkpoint
+        line = _epoch_line(cfg.epochs, states, None, prior, val_set, space, programs, keys, cfg.epochs - 1)
+    ckpt.close()
+
+    features = np.asarray(programs.embed(states, graphs))  # (K, P, D)
+    checkpoint_ref = f"{(workdir / 'checkpoints' / str(cfg.epochs)).absolute()}"
+    extra = (
+        {"features_population": features, "population_seeds": np.array(seeds)} if cfg.population > 1 else None
+    )
+    save_embeddings(
+        workdir / "embeddings.npz",
+        Embeddings(
+            features[0],
+            data.arch_str,
+            data.index,
+            checkpoint_ref,
+            cfg.space,
+            cfg.preset,
+            cfg.seed,
+            data.order,
+        ),
+        extra,
+    )
+    summary = {k: v for k, v in line.items() if k not in ("epoch", "population")}
+    summary.update(
+        {
+            "space": cfg.space,
+            "preset": cfg.preset,
+            "epochs": cfg.epochs,
+            "seed": cfg.seed,
+            "population_seeds": seeds,
+            "order": data.order,
+            "num_train": num_train,
+            "num_val": p - num_train,
+            "prior_samples": train_cfg.prior_samples,
+            "resumed_from_epoch": start if latest is not None else None,
+            "wall_s": time.perf_counter() - t_start,
+            "device": device_name(),
+            "versions": _versions(),
+            "embeddings": str((workdir / "embeddings.npz").absolute()),
+        }
+    )
+    if "population" in line:
+        summary["population"] = line["population"]
+    (workdir / "summary.json").write_text(json.dumps(summary, indent=2) + "\n")
+    return summary
+
+
+def _epoch_line(epoch, states, losses, prior, val_set, space, programs, keys, epoch_idx) -> dict[str, Any]:
+    """Metrics of every member after an epoch: losses, held-out reconstruction, prior validity."""
+    recon = programs.evaluate(states, val_set)
+    op_idx, adj = programs.sample(states, prior, keys, np.uint32(epoch_idx))
+    op_idx, adj = np.asarray(op_idx), np.asarray(adj)
+    members = []
+    for m in range(op_idx.shape[0]):
+        row = {} if losses is None else _to_float(_member(losses, m))
+        row.update(_to_float(_member(recon, m)))
+        row.update(prior_validity(space, op_idx[m], adj[m]))
+        members.append(row)
+    line = {"epoch": epoch, **members[0]}
+    if len(members) > 1:
+        line["population"] = members
+    return line
+
+
+def _truncate_metrics(path: Path, epochs_done: int) -> None:
+    """Drops lines of epochs after the restored checkpoint (a run killed after logging)."""
+    if not path.exists():
+        return
+    keep = [
+        ln for ln in path.read_text().splitlines() if ln.strip() and json.loads(ln)["epoch"] <= epochs_done
+    ]
+    path.write_text("".join(ln + "\n" for ln in keep))
+
+
+def _progress(enabled: bool, start: int, total: int, space: str, preset: str):
+    from tqdm.auto import tqdm
+
+    return tqdm(
+        total=total,
+        initial=start,
+        desc=f"pretrain {space} ({preset})",
+        unit="epoch",
+        disable=not enabled,
+        file=sys.stderr,
+    )
