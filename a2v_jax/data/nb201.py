@@ -234,6 +234,13 @@ def _hpo_dir() -> Path:
 def resolve_source(data_dir: str | os.PathLike | None = None, source: str = "auto") -> ResolvedSource:
     """Decides which source and files :func:`load_nb201` reads (see the module docstring).
 
+    Args:
+      data_dir: explicit data location, else the environment (see :mod:`a2v_jax.data.paths`).
+      source: ``"auto"`` or one of :data:`SOURCES`.
+
+    Returns:
+      The source, the path it reads and the files whose bytes key the cache.
+
     Raises:
       DataNotConfiguredError: nothing given or configured, with how to configure it.
       DataError: the configured path lacks the files the source needs.
@@ -742,10 +749,13 @@ def _load_official(res: ResolvedSource) -> NB201Table:
     for ds in DATASETS:
         c, vname = cols[ds], _NB201_VALID_NAME[ds]
         have = np.arange(MAX_RUNS)[None, :] < c["n_runs"][:, None]
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", RuntimeWarning)  # NaN runs are reported by _validate
+            mean = np.nanmean(np.where(have, runs[ds], np.nan), axis=1)
         datasets[ds] = _results(
             valid_runs=runs[ds],
             n_runs=c["n_runs"],
-            valid_mean=np.nanmean(np.where(have, runs[ds], np.nan), axis=1),
+            valid_mean=mean,
             test_mean=c["test_mean"],
             train_time_s=c["train_time_s"],
             valid_12ep=c["valid_12ep"] if has_12ep[ds] else None,
