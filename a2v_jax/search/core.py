@@ -5,17 +5,30 @@ call; :func:`run` carries it with ``jax.lax.scan`` for a fixed number of steps, 
 simulated budget (seconds) or the query cap is spent the :class:`QueryLog` sets ``done`` and every
 later step is a no-op. A whole run is a pure function of a key, so ``jax.vmap`` over keys runs all
 seeds as one program (:func:`run_population`).
+
+Scan length. Under ``vmap`` every seed executes every step, ``done`` or not, so the number of
+steps should be tight. :func:`max_queries_in_budget` gives the static bound (the most queries any
+run can make: the cheapest architectures first, each once, or the cheapest one over and over for
+strategies that revisit). :class:`ChunkedRunner` then runs the population in fixed-size chunks of
+steps (one compiled program, reused) from a host loop that stops as soon as every seed is done and
+drives a progress bar; its result equals one long :func:`run` step for step, because step ``t``
+always uses ``fold_in(key, t)``.
 """
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from typing import Any, NamedTuple
 
 import chex
 import jax
 import jax.numpy as jnp
+import numpy as np
 from flax import struct
+
+#: ``run`` derives the init key with this ``fold_in`` data (-1 mod 2**32), steps use their index.
+INIT_FOLD = 0xFFFFFFFF
 
 
 @struct.dataclass
@@ -30,6 +43,9 @@ class SearchEnv:
     cost: chex.Array  # (P,) float32: simulated seconds charged per query
     budget_s: chex.Array  # () float32: simulated-seconds budget of one run
     max_queries: chex.Array  # () int32: query cap (use a large value for "budget only")
+    # (P, K) int32: pool indices of each architecture's one-edit neighbours, -1 where the
+    # neighbour is not in the pool (see one_edit_neighbours); None for strategies that need none.
+    neighbours: chex.Array | None = None
 
     @property
     def pool_size(self) -> int:
@@ -63,10 +79,16 @@ class Strategy(NamedTuple):
 
     ``init(env, key) -> state`` and ``step(state, env, key) -> (state, StepRecord)``; every state
     has a ``log`` field of type :class:`QueryLog`.
+
+    A ``clocked`` strategy's step also takes the step index: ``step(state, env, key, t)`` with
+    ``t`` a uint32 scalar. ``t`` is the same for every seed of a population, so under ``vmap`` a
+    ``lax.cond`` on it stays a real branch instead of becoming a select that runs both sides
+    (REINFORCE uses it to do its policy update once per episode, not on every step).
     """
 
     init: Callable[[SearchEnv, chex.PRNGKey], Any]
-    step: Callable[[Any, SearchEnv, chex.PRNGKey], tuple[Any, StepRecord]]
+    step: Callable[..., tuple[Any, StepRecord]]
+    clocked: bool = False
 
 
 def init_log(pool_size: int) -> QueryLog:
@@ -81,17 +103,40 @@ def init_log(pool_size: int) -> QueryLog:
     )
 
 
-def record_query(log: QueryLog, env: SearchEnv, idx: chex.Array) -> tuple[QueryLog, StepRecord]:
+def record_query(
+    log: QueryLog,
+    env: SearchEnv,
+    idx: chex.Array,
+    *,
+    overshoot: bool = False,
+    valid: chex.Array | None = None,
+) -> tuple[QueryLog, StepRecord]:
     """Charges one query of pool index ``idx`` if the budget allows it.
 
     A query is made iff the run is not done, ``spent_s + cost[idx] <= budget_s`` and fewer than
     ``max_queries`` were made. The first query that does not fit ends the run (``done``): no
     query is ever charged past the budget. Revisits are charged again; strategies that must not
     revisit mask ``log.visited`` before choosing ``idx``.
+
+    Args:
+      log: the run's log so far.
+      env: the environment.
+      idx: () int pool index to query.
+      overshoot: static. The original arch2vec loops' rule instead (``while spent < budget:
+        query``): a query is made iff ``spent_s < budget_s`` before it, so the last query of a run
+        may end past the budget. Only the ``paper`` presets use it.
+      valid: () bool, optional. False means the strategy has nothing left to propose (the pool
+        is exhausted): no query is made and the run ends.
+
+    Returns:
+      The updated log and this step's :class:`StepRecord`.
     """
     idx = jnp.asarray(idx, jnp.int32)
     cost = env.cost[idx]
-    fits = (log.spent_s + cost <= env.budget_s) & (log.n_queries < env.max_queries)
+    in_budget = (log.spent_s < env.budget_s) if overshoot else (log.spent_s + cost <= env.budget_s)
+    fits = in_budget & (log.n_queries < env.max_queries)
+    if valid is not None:
+        fits = fits & valid
     accepted = jnp.logical_not(log.done) & fits
     sig = env.signal[idx]
     improves = accepted & (sig > log.best_signal)
@@ -113,6 +158,30 @@ def record_query(log: QueryLog, env: SearchEnv, idx: chex.Array) -> tuple[QueryL
     return new, rec
 
 
+def _step(strategy: Strategy, state: Any, env: SearchEnv, key: chex.PRNGKey, t: chex.Array):
+    k = jax.random.fold_in(key, t)
+    if strategy.clocked:
+        return strategy.step(state, env, k, t)
+    return strategy.step(state, env, k)
+
+
+def run_steps(
+    strategy: Strategy, env: SearchEnv, state: Any, key: chex.PRNGKey, t0: chex.Array, num_steps: int
+) -> tuple[Any, StepRecord]:
+    """Continues a run from ``state`` with steps ``t0 .. t0 + num_steps - 1`` (one ``lax.scan``).
+
+    Returns:
+      The state after the last step and the stacked :class:`StepRecord` (fields ``(num_steps,)``).
+    """
+    ts = jnp.asarray(t0, jnp.uint32) + jnp.arange(num_steps, dtype=jnp.uint32)
+    return jax.lax.scan(lambda s, t: _step(strategy, s, env, key, t), state, ts)
+
+
+def init_state(strategy: Strategy, env: SearchEnv, key: chex.PRNGKey) -> Any:
+    """The strategy's initial state for run key ``key`` (init key ``fold_in(key, INIT_FOLD)``)."""
+    return strategy.init(env, jax.random.fold_in(key, INIT_FOLD))
+
+
 def run(strategy: Strategy, env: SearchEnv, key: chex.PRNGKey, num_steps: int) -> tuple[Any, StepRecord]:
     """One whole search run: ``init`` then ``num_steps`` scanned ``step`` calls.
 
@@ -121,13 +190,7 @@ def run(strategy: Strategy, env: SearchEnv, key: chex.PRNGKey, num_steps: int) -
     Returns:
       The final state and the stacked :class:`StepRecord` trajectory, each field ``(num_steps,)``.
     """
-    init_key = jax.random.fold_in(key, 0xFFFFFFFF)
-    state = strategy.init(env, init_key)
-
-    def body(state, t):
-        return strategy.step(state, env, jax.random.fold_in(key, t))
-
-    return jax.lax.scan(body, state, jnp.arange(num_steps, dtype=jnp.uint32))
+    return run_steps(strategy, env, init_state(strategy, env, key), key, 0, num_steps)
 
 
 def run_population(
@@ -139,3 +202,210 @@ def run_population(
     """
     fn = jax.vmap(lambda e, k: run(strategy, e, k, num_steps), in_axes=(env_axis, 0))
     return jax.jit(fn)(env, keys)
+
+
+class ChunkedRunner:
+    """Runs a population in fixed-size chunks of steps until every seed is done.
+
+    Two programs are compiled once per runner (per input shapes): the vmapped ``init`` and a
+    vmapped scan of ``chunk_steps`` steps that takes the first step index as an (unbatched)
+    argument. A host loop calls the chunk program until all seeds are ``done`` or ``max_steps``
+    steps ran, updating an optional tqdm bar. The result equals :func:`run_population` with the
+    same number of steps.
+    """
+
+    def __init__(self, strategy: Strategy, chunk_steps: int = 16, env_axis: int | None = None):
+        if chunk_steps < 1:
+            raise ValueError(f"chunk_steps must be >= 1, got {chunk_steps}")
+        self.strategy = strategy
+        self.chunk_steps = chunk_steps
+        self.env_axis = env_axis
+        self.traces = 0  # how often the chunk program was traced (a test asserts it stays 1)
+
+        def chunk_one(state, env, key, t0):
+            self.traces += 1
+            return run_steps(strategy, env, state, key, t0, chunk_steps)
+
+        self._init = jax.jit(jax.vmap(lambda e, k: init_state(strategy, e, k), in_axes=(env_axis, 0)))
+        self._chunk = jax.jit(jax.vmap(chunk_one, in_axes=(0, env_axis, 0, None)))
+
+    def init(self, env: SearchEnv, keys: chex.PRNGKey) -> Any:
+        """The batched initial states ``(S, ...)``."""
+        return self._init(env, keys)
+
+    def chunk(self, state: Any, env: SearchEnv, keys: chex.PRNGKey, t0: int) -> tuple[Any, StepRecord]:
+        """Steps ``t0 .. t0 + chunk_steps - 1`` for every seed; records ``(S, chunk_steps)``."""
+        return self._chunk(state, env, keys, jnp.asarray(t0, jnp.uint32))
+
+    def __call__(
+        self,
+        env: SearchEnv,
+        keys: chex.PRNGKey,
+        max_steps: int,
+        progress: bool | str = False,
+    ) -> tuple[Any, StepRecord]:
+        """Runs every seed of ``keys`` ``(S,)`` to the end of its budget.
+
+        Args:
+          env: the environment (stacked along ``env_axis`` if the runner maps over envs).
+          keys: ``(S,)`` run keys.
+          max_steps: static bound on the steps a run can need (see :func:`max_queries_in_budget`);
+            a seed still not done after it is cut off there.
+          progress: False, or True / a description string for a tqdm bar over steps.
+
+        Returns:
+          The final batched state and the records ``(S, T)``, ``T`` the steps run (a multiple of
+          ``chunk_steps``, at most ``max_steps`` rounded up).
+        """
+        state = self.init(env, keys)
+        records = []
+        bar = None
+        if progress:
+            from tqdm.auto import tqdm
+
+            desc = progress if isinstance(progress, str) else "search"
+            bar = tqdm(total=max_steps, desc=desc, unit="step", leave=False)
+        try:
+            t0 = 0
+            while t0 < max_steps:
+                state, rec = self.chunk(state, env, keys, t0)
+                records.append(rec)
+                t0 += self.chunk_steps
+                done = np.asarray(state.log.done)
+                if bar is not None:
+                    bar.update(min(self.chunk_steps, max_steps - bar.n))
+                    bar.set_postfix(done=f"{int(done.sum())}/{done.size}")
+                if done.all():
+                    break
+        finally:
+            if bar is not None:
+                bar.close()
+        stacked = jax.tree.map(lambda *xs: jnp.concatenate(xs, axis=1), *records)
+        return state, stacked
+
+
+def max_queries_in_budget(
+    cost: np.ndarray,
+    budget_s: float,
+    *,
+    distinct: bool,
+    overshoot: bool = False,
+    cap: int | None = None,
+) -> int:
+    """The most queries any run can make: a static scan length.
+
+    Args:
+      cost: ``(P,)`` simulated seconds per query.
+      budget_s: the budget.
+      distinct: True for strategies that never query an architecture twice: the cheapest
+        architectures each once. False: the cheapest one over and over.
+      overshoot: the run may start one more query while ``spent < budget`` (``record_query``'s
+        ``overshoot`` rule).
+      cap: optional query cap (``SearchEnv.max_queries``).
+
+    Returns:
+      A positive int bound.
+    """
+    cost = np.asarray(cost, dtype=np.float64)
+    if cost.ndim != 1 or cost.size == 0:
+        raise ValueError(f"cost must be a non-empty (P,) array, got shape {cost.shape}")
+    if not np.all(np.isfinite(cost)) or cost.min() <= 0:
+        bad = int(np.flatnonzero(~np.isfinite(cost) | (cost <= 0))[0])
+        raise ValueError(f"every query cost must be finite and > 0; cost[{bad}] = {cost[bad]}")
+    if distinct:
+        cum = np.cumsum(np.sort(cost))
+        n = int(np.searchsorted(cum, budget_s, side="right"))
+        n = min(n + int(overshoot), cost.size)
+    else:
+        n = int(np.floor(budget_s / cost.min())) + int(overshoot)
+    if cap is not None:
+        n = min(n, int(cap))
+    return max(n, 1)
+
+
+def one_edit_neighbours(codes: np.ndarray, num_ops: int) -> np.ndarray:
+    """Pool indices of every architecture's one-edit neighbours (one edge's op changed).
+
+    Args:
+      codes: ``(P, E)`` integer op codes of the pool (NB201: ``E = 6``, codes ``0..4``).
+      num_ops: ops per edge (NB201: 5).
+
+    Returns:
+      ``(P, E * (num_ops - 1))`` int32: column ``e * (num_ops - 1) + j`` is the architecture whose
+      edge ``e`` carries the ``j``-th op other than its current one (ascending), ``-1`` where that
+      architecture is not in the pool.
+    """
+    codes = np.asarray(codes)
+    if codes.ndim != 2 or not np.issubdtype(codes.dtype, np.integer):
+        raise ValueError(f"codes must be a (P, E) integer array, got {codes.dtype} {codes.shape}")
+    if codes.size and (codes.min() < 0 or codes.max() >= num_ops):
+        r = int(np.flatnonzero(((codes < 0) | (codes >= num_ops)).any(1))[0])
+        raise ValueError(f"codes row {r} = {codes[r].tolist()} has an op outside 0..{num_ops - 1}")
+    p, e = codes.shape
+    weights = num_ops ** np.arange(e - 1, -1, -1, dtype=np.int64)  # (E,)
+    keys = codes.astype(np.int64) @ weights  # (P,)
+    order = np.argsort(keys, kind="stable")
+    sorted_keys = keys[order]
+    if p > 1 and np.any(sorted_keys[1:] == sorted_keys[:-1]):
+        dup = int(sorted_keys[1:][sorted_keys[1:] == sorted_keys[:-1]][0])
+        rows = np.flatnonzero(keys == dup).tolist()
+        raise ValueError(f"codes rows {rows} are the same architecture")
+    out = np.empty((p, e * (num_ops - 1)), dtype=np.int32)
+    cur = codes.astype(np.int64)  # (P, E)
+    for edge in range(e):
+        for j in range(num_ops - 1):
+            new_op = np.where(j < cur[:, edge], j, j + 1)  # (P,) the j-th op other than the current
+            nkeys = keys + (new_op - cur[:, edge]) * weights[edge]  # (P,)
+            pos = np.minimum(np.searchsorted(sorted_keys, nkeys), p - 1)
+            found = sorted_keys[pos] == nkeys
+            out[:, edge * (num_ops - 1) + j] = np.where(found, order[pos], -1)
+    return out
+
+
+def fast_argmin(x: chex.Array) -> chex.Array:
+    """``jnp.argmin`` of a 1-d array (first index of the minimum), fast on CPU.
+
+    XLA's CPU argmin is a variadic (value, index) reduction that does not vectorise: about 2 ns
+    per element, which dominated a population's search step. Here it is two plain float
+    reductions over ``(ceil(N / b), b)`` blocks, ``b = ceil(sqrt(N))`` (padded with ``+inf``),
+    then the same inside the winning block; index arithmetic is exact in float32 up to ``2**24``.
+
+    Args:
+      x: ``(N,)`` float array without NaN (``+inf`` marks masked entries).
+
+    Returns:
+      () int32 index, equal to ``jnp.argmin(x)``.
+    """
+    n = x.shape[0]
+    b = max(1, math.isqrt(n - 1) + 1) if n > 1 else 1
+    nb = -(-n // b)
+    xb = jnp.pad(x, (0, nb * b - n), constant_values=jnp.inf).reshape(nb, b)  # (nb, b)
+    blk = _first_min(jnp.min(xb, axis=1))
+    return (blk * b + _first_min(xb[blk])).astype(jnp.int32)
+
+
+def _first_min(v: chex.Array) -> chex.Array:
+    iota = jnp.arange(v.shape[0], dtype=jnp.float32)
+    return jnp.min(jnp.where(v == jnp.min(v), iota, jnp.inf)).astype(jnp.int32)
+
+
+def random_unvisited(priority: chex.Array, blocked: chex.Array) -> tuple[chex.Array, chex.Array]:
+    """The unblocked architecture of lowest ``priority``: a uniform draw without replacement.
+
+    Args:
+      priority: ``(P,)`` float32 random ranks (see :func:`random_priority`).
+      blocked: ``(P,)`` bool, True where the architecture may not be chosen.
+
+    Returns:
+      ``(idx () int32, found () bool)``; ``found`` is False once every architecture is blocked.
+    """
+    masked = jnp.where(blocked, jnp.inf, priority)  # (P,)
+    idx = fast_argmin(masked)
+    return idx, jnp.isfinite(masked[idx])
+
+
+def random_priority(key: chex.PRNGKey, pool_size: int) -> chex.Array:
+    """``(P,)`` float32 random ranks (a permutation of ``0..P-1``) for :func:`random_unvisited`."""
+    if pool_size > 2**24:
+        raise ValueError(f"pool of {pool_size} architectures is too large for float32 ranks")
+    return jax.random.permutation(key, pool_size).astype(jnp.float32)
