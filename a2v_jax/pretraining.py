@@ -12,7 +12,6 @@ from __future__ import annotations
 import dataclasses
 import importlib.metadata
 import json
-import os
 import platform
 import sys
 import time
@@ -89,18 +88,21 @@ class SpaceDataset:
 def load_space_dataset(space: SearchSpace, data_dir: str | None = None) -> SpaceDataset:
     """Encodes every architecture of ``space``.
 
-    NB201 uses the benchmark's index order when a table is configured (``data_dir`` or
-    ``A2V_NB201_DIR``), as the original split by key order; otherwise the space's enumeration
-    order, and the returned ``order`` says so.
+    NB201 uses the benchmark's index order when a table is configured (``data_dir``,
+    ``A2V_NB201_DIR`` or ``A2V_NB201_API_FILE``), as the original split by key order; otherwise
+    the space's enumeration order, and the returned ``order`` says so. A configured table that
+    fails to load raises its :class:`~a2v_jax.data.DataError`; nothing falls back silently.
     """
     if space.name != "nb201":
         raise NotImplementedError(f"pretraining data for space {space.name!r} is not available yet")
+    from a2v_jax.data import DataNotConfiguredError, load_nb201
     from a2v_jax.spaces.nb201 import all_codes, arch_str_from_codes, encode_codes
 
-    if data_dir is not None or os.environ.get("A2V_NB201_DIR"):
-        from a2v_jax.data import load_nb201
-
+    try:
         table = load_nb201(data_dir)
+    except DataNotConfiguredError:
+        table = None
+    if table is not None:
         codes = np.asarray(table.codes)
         arch = np.asarray(table.arch_str).astype(str)
         index = np.arange(len(arch), dtype=np.int64)

@@ -65,7 +65,7 @@ class SearchSpace(Protocol):
         ...
 
     def valid_strict(self, adjacency: np.ndarray, op_idx: np.ndarray) -> np.ndarray:
-        """Vectorised strict validity of decoded graphs: ``(B, N, N)`` 0/1, ``(B, N)`` int -> ``(B,)`` bool."""
+        """Vectorised strict validity: ``(B, N, N)`` 0/1 and ``(B, N)`` op indices -> ``(B,)`` bool."""
         ...
 
     def valid_loose(self, adjacency: np.ndarray, op_idx: np.ndarray) -> np.ndarray:
