@@ -6,8 +6,9 @@
     L_adj = Σ_{i<j} BCE(sigmoid(z_i·z_j), A_ij) / (B*N*N)    # lower triangle counts as 0 in the mean
     KL    = -0.5/(B*N) * mean_{b,n} Σ_d (1 + 2ℓ - μ² - exp(ℓ)²)
 
-with PyTorch's clamp of log at -100. ``default`` uses softmax cross-entropy on ops over real
-nodes, the adjacency BCE averaged over real upper-triangle pairs, and ``β`` x the per-node KL.
+with PyTorch's clamp of log at -100. ``default`` is the ELBO of whole graphs: softmax
+cross-entropy summed over real nodes, adjacency BCE summed over real upper-triangle pairs and
+``β`` x the KL summed over real nodes, each averaged over graphs.
 B counts real graphs only, so a padded last batch behaves like the original's smaller one.
 """
 
@@ -43,7 +44,7 @@ def vae_loss(out: VAEOutput, batch: GraphBatch, preset: Preset) -> tuple[chex.Ar
     """The training loss of one batch.
 
     Returns:
-      ``(loss, {"loss_ops", "loss_adj", "kl"})``, all scalars.
+      ``(loss, {"loss_ops", "loss_adj", "kl"})``, all scalars; ``kl`` is the mean per-node KL.
     """
     b, n, c = batch.ops.shape
     g = batch.graph_mask.astype(jnp.float32)  # (B,)
@@ -62,15 +63,16 @@ def vae_loss(out: VAEOutput, batch: GraphBatch, preset: Preset) -> tuple[chex.Ar
         per_node = _clamped_bce(out.op_logits, batch.ops).sum(-1) / c  # (B, N)
     else:
         per_node = -jnp.sum(batch.ops * jax.nn.log_softmax(out.op_logits), axis=-1)
-    loss_ops = jnp.sum(per_node * node) / num_nodes
-
-    if preset.adj_denominator == "BNN":
-        loss_adj = jnp.sum(adj_bce * g[:, None, None]) / (num_graphs * n * n)
-    else:
-        pair = node[:, :, None] * node[:, None, :] * upper
-        loss_adj = jnp.sum(adj_bce * pair) / jnp.maximum(pair.sum(), 1.0)
-
     mean_kl = jnp.sum(kl * node) / num_nodes
-    kl_term = mean_kl / (num_graphs * n) if preset.kl_weight == "paper" else preset.beta * mean_kl
+    if preset.reduction == "paper":
+        loss_ops = jnp.sum(per_node * node) / num_nodes
+        loss_adj = jnp.sum(adj_bce * g[:, None, None]) / (num_graphs * n * n)
+        kl_term = mean_kl / (num_graphs * n)
+    else:
+        # The ELBO of a whole graph: sums over its real nodes and node pairs, averaged over graphs.
+        pair = node[:, :, None] * node[:, None, :] * upper
+        loss_ops = jnp.sum(per_node * node) / num_graphs
+        loss_adj = jnp.sum(adj_bce * pair) / num_graphs
+        kl_term = preset.beta * jnp.sum(kl * node) / num_graphs
     loss = loss_ops + loss_adj + kl_term
     return loss, {"loss_ops": loss_ops, "loss_adj": loss_adj, "kl": mean_kl}

@@ -35,6 +35,7 @@ from a2v_jax.train import (
     embed,
     epoch_order,
     evaluate,
+    posterior_stats,
     prior_latents,
     train_epoch,
 )
@@ -177,7 +178,10 @@ class _Programs:
             def one(state, k):
                 shuffle_key = jax.random.fold_in(k[0], epoch if preset.reshuffle else 0)
                 order = epoch_order(shuffle_key, train_set.num_graphs, train_cfg.batch_size)
-                return train_epoch(state, train_set, order, jax.random.fold_in(k[1], epoch))
+                state, losses, prior = train_epoch(state, train_set, order, jax.random.fold_in(k[1], epoch))
+                if preset.eval_prior:
+                    prior = posterior_stats(state, train_set)
+                return state, losses, prior
 
             return jax.vmap(one)(states, keys)
 

@@ -270,6 +270,41 @@ def embed(state: A2VState, data: GraphBatch, chunk: int = 1000) -> chex.Array:
     return feats.reshape(-1, feats.shape[-1])[: data.num_graphs]
 
 
+def posterior_stats(state: A2VState, data: GraphBatch, chunk: int = 1000) -> PriorStats:
+    """:class:`PriorStats` of the eval-mode ``μ`` of ``data`` under the current parameters.
+
+    The original accumulates train-mode ``μ`` during the epoch, while parameters and batch
+    statistics change; presets with ``eval_prior`` fit the prior to what the final model encodes.
+    """
+
+    def body(acc, idx):
+        batch = take(data, idx)
+        mu, _ = state.model.apply(
+            {"params": state.params, "batch_stats": state.batch_stats},
+            batch,
+            bn_mask(batch, state.preset),
+            method=GraphVAE.encode,
+        )
+        g = batch.graph_mask.astype(mu.dtype)[:, None, None]
+        flat = (mu * g).reshape(mu.shape[0], -1)
+        return PriorStats(
+            total=acc.total + jnp.sum(mu * g, 0),
+            total_sq=acc.total_sq + jnp.sum(jnp.square(mu) * g, 0),
+            outer=acc.outer + flat.T @ flat,
+            count=acc.count + jnp.sum(batch.graph_mask.astype(jnp.float32)),
+        ), None
+
+    n, nd = data.ops.shape[1], state.params["encoder"]["fc_mu"]["kernel"].shape[1]
+    zero = PriorStats(
+        total=jnp.zeros((n, nd)),
+        total_sq=jnp.zeros((n, nd)),
+        outer=jnp.zeros((n * nd, n * nd)),
+        count=jnp.zeros(()),
+    )
+    stats, _ = jax.lax.scan(body, zero, _chunked(data, chunk))
+    return stats
+
+
 def prior_latents(prior: PriorStats, key: chex.PRNGKey, num: int, joint: bool) -> chex.Array:
     """Draws ``num`` latents ``(num, N, D)`` from a Gaussian fitted to the train-mode ``μ``.
 
