@@ -11,7 +11,7 @@ import pytest
 from a2v_jax.config import ModelConfig, TrainConfig, get_preset
 from a2v_jax.graphs import GraphBatch, make_graph_batch
 from a2v_jax.losses import vae_loss
-from a2v_jax.model import Encoder, VAEOutput
+from a2v_jax.model import Encoder, GraphVAE, VAEOutput
 from a2v_jax.spaces.nb201 import all_codes, encode_codes
 from a2v_jax.train import bn_mask, create_state, embed, eval_step, finalize_eval, train_epoch, train_step
 
@@ -184,3 +184,24 @@ def test_eval_step__counts_follow_the_original_metrics():
     np.testing.assert_allclose(m["acc_adj"], ((prob > 0.5) == (adj > 0))[:, upper].mean(), rtol=1e-6)
     acc_ops = (np.argmax(out.op_logits, -1) == np.argmax(data.ops, -1)).mean()
     np.testing.assert_allclose(m["acc_ops"], acc_ops, rtol=1e-6)
+
+
+def test_posterior_stats__equal_a_direct_computation():
+    from a2v_jax.train import posterior_stats
+
+    data = _data(30)
+    state = _state("default")
+    stats = posterior_stats(state, data, chunk=8)
+    mu, _ = state.model.apply(
+        {"params": state.params, "batch_stats": state.batch_stats},
+        data,
+        data.node_mask,
+        method=GraphVAE.encode,
+    )
+    mu = np.asarray(mu, np.float64)
+    mean, cov = stats.mean_cov()
+    np.testing.assert_allclose(mean, mu.reshape(30, -1).mean(0), rtol=1e-4, atol=1e-5)
+    np.testing.assert_allclose(cov, np.cov(mu.reshape(30, -1).T), rtol=1e-3, atol=1e-4)
+    m, sd = stats.mean_std()
+    np.testing.assert_allclose(sd, mu.std(0, ddof=1), rtol=1e-3, atol=1e-4)
+    assert float(stats.count) == 30
