@@ -183,3 +183,11 @@ def test_cli__real_table_small_pool(tmp_path):
     rep = json.loads(out.read_text())
     _check_report(rep, table, "rl", 2, pool_rows=set(rows.tolist()))
     assert rep["summary"]["budget_s"] == 1_400_000.0
+
+
+def test_cli__bad_input_exits_2_with_a_message(table, tmp_path, capsys):
+    argv = ["--dataset", "cifar10", "--method", "rl", "--seeds", "1", "--out", str(tmp_path / "x.json")]
+    assert cli.main(argv) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: ") and "--embeddings" in err
+    assert not (tmp_path / "x.json").exists()

@@ -20,7 +20,6 @@ from a2v_jax.search.core import (
     init_log,
     max_queries_in_budget,
     one_edit_neighbours,
-    random_priority,
     random_unvisited,
     record_query,
     run,
@@ -196,17 +195,16 @@ def test_fast_argmin__matches_jnp_argmin_with_ties_and_inf():
     assert int(fast_argmin(jnp.full((10,), jnp.inf))) == 0
 
 
-def test_random_unvisited__uniform_without_replacement():
-    prio = random_priority(jax.random.key(0), 20)
-    blocked = jnp.zeros((20,), bool)
-    got = []
-    for _ in range(20):
-        idx, ok = random_unvisited(prio, blocked)
-        assert bool(ok)
-        got.append(int(idx))
-        blocked = blocked.at[idx].set(True)
-    assert sorted(got) == list(range(20))
-    assert not bool(random_unvisited(prio, blocked)[1])
+def test_random_unvisited__uniform_over_the_free_architectures():
+    blocked = jnp.zeros((10,), bool).at[jnp.array([0, 3, 4, 9])].set(True)
+    keys = jax.random.split(jax.random.key(0), 6000)
+    idx, ok = jax.vmap(lambda k: random_unvisited(k, blocked, jnp.int32(6)))(keys)
+    assert bool(ok.all())
+    freq = np.bincount(np.asarray(idx), minlength=10) / 6000
+    np.testing.assert_array_equal(freq[[0, 3, 4, 9]], 0.0)
+    np.testing.assert_allclose(freq[[1, 2, 5, 6, 7, 8]], 1 / 6, atol=0.02)
+    all_blocked = jnp.ones((10,), bool)
+    assert not bool(random_unvisited(jax.random.key(1), all_blocked, jnp.int32(0))[1])
 
 
 def test_method_traits__match_the_strategies():

@@ -48,7 +48,20 @@ def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     from a2v_jax.search import runner
 
-    report = runner.search(
+    try:
+        report = run_search(args, runner)
+    except ValueError as e:  # DataError, EmbeddingsError and bad arguments: say what, no traceback
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+    path = runner.write_report(report, args.out)
+    print(runner.format_summary(report["summary"]))
+    print(f"wrote {path}")
+    return 0
+
+
+def run_search(args: argparse.Namespace, runner) -> dict:
+    """Calls :func:`a2v_jax.search.runner.search` with the parsed arguments."""
+    return runner.search(
         dataset=args.dataset,
         method=args.method,
         preset=args.preset,
@@ -64,10 +77,6 @@ def main(argv: list[str] | None = None) -> int:
         progress=not args.no_progress,
         trajectories=not args.no_trajectories,
     )
-    path = runner.write_report(report, args.out)
-    print(runner.format_summary(report["summary"]))
-    print(f"wrote {path}")
-    return 0
 
 
 if __name__ == "__main__":

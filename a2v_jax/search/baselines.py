@@ -45,7 +45,6 @@ from a2v_jax.search.core import (
     StepRecord,
     Strategy,
     init_log,
-    random_priority,
     random_unvisited,
     record_query,
 )
@@ -97,31 +96,25 @@ class RandomState:
     """One random-search run."""
 
     log: QueryLog
-    order: chex.Array  # (P,) int32 random permutation of the pool (without replacement)
+
+
+def _n_free(state_log: QueryLog, env: SearchEnv) -> chex.Array:
+    # Strategies without repeats: every accepted query visited a new architecture.
+    return env.pool_size - state_log.n_queries
 
 
 def make_random(cfg: RandomConfig) -> Strategy:
     """Random search as a :class:`Strategy`."""
 
     def init(env: SearchEnv, key: chex.PRNGKey) -> RandomState:
-        p = env.pool_size
-        order = (
-            jnp.zeros((1,), jnp.int32)
-            if cfg.with_replacement
-            else jax.random.permutation(key, p).astype(jnp.int32)
-        )
-        return RandomState(log=init_log(p), order=order)
+        return RandomState(log=init_log(env.pool_size))
 
     def step(state: RandomState, env: SearchEnv, key: chex.PRNGKey) -> tuple[RandomState, StepRecord]:
-        p = env.pool_size
         if cfg.with_replacement:
-            idx = jax.random.randint(key, (), 0, p, dtype=jnp.int32)
+            idx = jax.random.randint(key, (), 0, env.pool_size, dtype=jnp.int32)
             found = jnp.ones((), bool)
         else:
-            # Only this strategy writes the log, so the first n_queries of the order are visited.
-            n = state.log.n_queries
-            idx = state.order[jnp.minimum(n, p - 1)]
-            found = n < p
+            idx, found = random_unvisited(key, state.log.visited, _n_free(state.log, env))
         log, rec = record_query(state.log, env, idx, valid=found)
         return state.replace(log=log), rec
 
@@ -179,7 +172,6 @@ class REAState:
     pop_sig: chex.Array  # (N,) float32 members' signals
     n_pop: chex.Array  # () int32 members so far (< N while the initial population is drawn)
     head: chex.Array  # () int32 position of the oldest member
-    priority: chex.Array  # (P,) float32 random ranks for draws without replacement
 
 
 def _paper_mutation(cfg: REAConfig, nbrs: chex.Array, key: chex.PRNGKey) -> chex.Array:
@@ -206,7 +198,6 @@ def make_rea(cfg: REAConfig) -> Strategy:
             pop_sig=jnp.full((n_pop_max,), -jnp.inf, jnp.float32),
             n_pop=jnp.zeros((), jnp.int32),
             head=jnp.zeros((), jnp.int32),
-            priority=(jnp.zeros((1,), jnp.float32) if cfg.revisit else random_priority(key, p)),
         )
 
     def step(state: REAState, env: SearchEnv, key: chex.PRNGKey) -> tuple[REAState, StepRecord]:
@@ -219,7 +210,7 @@ def make_rea(cfg: REAConfig) -> Strategy:
             rand_idx = jax.random.randint(k_rand, (), 0, p, dtype=jnp.int32)
             rand_ok = jnp.ones((), bool)
         else:
-            rand_idx, rand_ok = random_unvisited(state.priority, visited)
+            rand_idx, rand_ok = random_unvisited(k_rand, visited, _n_free(state.log, env))
         # Tournament: sample_size members with replacement; the parent is the first best one.
         pos = jax.random.randint(k_tour, (cfg.sample_size,), 0, n_pop_max)
         parent = state.pop_idx[pos[jnp.argmax(state.pop_sig[pos])]]
@@ -277,7 +268,6 @@ class LSState:
 
     log: QueryLog
     center: chex.Array  # () int32 current cell (-1 before the first query / a restart)
-    priority: chex.Array  # (P,) float32 random ranks for restarts
 
 
 def make_ls(cfg: LSConfig) -> Strategy:
@@ -292,8 +282,7 @@ def make_ls(cfg: LSConfig) -> Strategy:
 
     def init(env: SearchEnv, key: chex.PRNGKey) -> LSState:
         _neighbours(env, "ls")
-        p = env.pool_size
-        return LSState(log=init_log(p), center=jnp.full((), -1, jnp.int32), priority=random_priority(key, p))
+        return LSState(log=init_log(env.pool_size), center=jnp.full((), -1, jnp.int32))
 
     def step(state: LSState, env: SearchEnv, key: chex.PRNGKey) -> tuple[LSState, StepRecord]:
         nbr_table = _neighbours(env, "ls")
@@ -318,10 +307,11 @@ def make_ls(cfg: LSConfig) -> Strategy:
         # Every move strictly increases the signal, so this ends.
         center = jax.lax.while_loop(must_move, lambda c: best_neighbour(c)[0], state.center)
         nbrs, free = free_of(center)
-        score = jnp.where(free, jax.random.uniform(key, nbrs.shape), -1.0)
+        k_nbr, k_restart = jax.random.split(key)
+        score = jnp.where(free, jax.random.uniform(k_nbr, nbrs.shape), -1.0)
         nbr_idx = nbrs[jnp.argmax(score)]
         restart = ~jnp.any(free)
-        rand_idx, rand_ok = random_unvisited(state.priority, visited)
+        rand_idx, rand_ok = random_unvisited(k_restart, visited, _n_free(state.log, env))
         idx = jnp.where(restart, rand_idx, nbr_idx)
         log, rec = record_query(state.log, env, idx, valid=~restart | rand_ok)
         center = jnp.where(restart & rec.accepted, idx, center)

@@ -18,6 +18,7 @@ always uses ``fold_in(key, t)``.
 from __future__ import annotations
 
 import math
+import time
 from collections.abc import Callable
 from typing import Any, NamedTuple
 
@@ -228,14 +229,28 @@ class ChunkedRunner:
 
         self._init = jax.jit(jax.vmap(lambda e, k: init_state(strategy, e, k), in_axes=(env_axis, 0)))
         self._chunk = jax.jit(jax.vmap(chunk_one, in_axes=(0, env_axis, 0, None)))
+        self._init_exe = None
+        self._chunk_exe = None
+
+    def compile(self, env: SearchEnv, keys: chex.PRNGKey) -> float:
+        """Compiles both programs ahead of time for these shapes; returns the seconds it took.
+
+        Later calls with the same shapes use the compiled programs (no tracing, no compile);
+        calls with other shapes fail, so use one runner per population size.
+        """
+        t0 = time.perf_counter()
+        self._init_exe = self._init.lower(env, keys).compile()
+        state = jax.eval_shape(self._init, env, keys)
+        self._chunk_exe = self._chunk.lower(state, env, keys, jnp.zeros((), jnp.uint32)).compile()
+        return time.perf_counter() - t0
 
     def init(self, env: SearchEnv, keys: chex.PRNGKey) -> Any:
         """The batched initial states ``(S, ...)``."""
-        return self._init(env, keys)
+        return (self._init_exe or self._init)(env, keys)
 
     def chunk(self, state: Any, env: SearchEnv, keys: chex.PRNGKey, t0: int) -> tuple[Any, StepRecord]:
         """Steps ``t0 .. t0 + chunk_steps - 1`` for every seed; records ``(S, chunk_steps)``."""
-        return self._chunk(state, env, keys, jnp.asarray(t0, jnp.uint32))
+        return (self._chunk_exe or self._chunk)(state, env, keys, jnp.asarray(t0, jnp.uint32))
 
     def __call__(
         self,
@@ -389,23 +404,39 @@ def _first_min(v: chex.Array) -> chex.Array:
     return jnp.min(jnp.where(v == jnp.min(v), iota, jnp.inf)).astype(jnp.int32)
 
 
-def random_unvisited(priority: chex.Array, blocked: chex.Array) -> tuple[chex.Array, chex.Array]:
-    """The unblocked architecture of lowest ``priority``: a uniform draw without replacement.
+def random_unvisited(
+    key: chex.PRNGKey, blocked: chex.Array, n_free: chex.Array
+) -> tuple[chex.Array, chex.Array]:
+    """A uniformly random unblocked architecture, by rejection sampling.
+
+    Draws ``randint(0, P)`` until the draw is not blocked: exactly uniform over the free
+    architectures, ``P / n_free`` draws on average (about one while few are blocked), and no
+    ``O(P)`` work per call. Under ``vmap`` the loop runs until every seed has its draw.
 
     Args:
-      priority: ``(P,)`` float32 random ranks (see :func:`random_priority`).
+      key: PRNG key.
       blocked: ``(P,)`` bool, True where the architecture may not be chosen.
+      n_free: () int, the number of unblocked architectures (the loop needs ``n_free > 0``).
 
     Returns:
-      ``(idx () int32, found () bool)``; ``found`` is False once every architecture is blocked.
+      ``(idx () int32, found () bool)``; ``found`` is False (and ``idx`` meaningless) when
+      ``n_free == 0``.
     """
-    masked = jnp.where(blocked, jnp.inf, priority)  # (P,)
-    idx = fast_argmin(masked)
-    return idx, jnp.isfinite(masked[idx])
+    p = blocked.shape[0]
+    found = n_free > 0
 
+    def draw(k):
+        return jax.random.randint(k, (), 0, p, dtype=jnp.int32)
 
-def random_priority(key: chex.PRNGKey, pool_size: int) -> chex.Array:
-    """``(P,)`` float32 random ranks (a permutation of ``0..P-1``) for :func:`random_unvisited`."""
-    if pool_size > 2**24:
-        raise ValueError(f"pool of {pool_size} architectures is too large for float32 ranks")
-    return jax.random.permutation(key, pool_size).astype(jnp.float32)
+    def cond(carry):
+        idx, _ = carry
+        return blocked[idx] & found
+
+    def body(carry):
+        _, k = carry
+        k, sub = jax.random.split(k)
+        return draw(sub), k
+
+    k0, k1 = jax.random.split(key)
+    idx, _ = jax.lax.while_loop(cond, body, (draw(k0), k1))
+    return idx, found
