@@ -13,6 +13,7 @@ import json
 import sys
 
 from a2v_jax.pretraining import PretrainConfig, run_pretraining
+from a2v_jax.runtime import enable_compilation_cache
 
 
 def parse_args(argv: list[str] | None = None) -> PretrainConfig:
@@ -57,6 +58,7 @@ def parse_args(argv: list[str] | None = None) -> PretrainConfig:
 def main(argv: list[str] | None = None) -> int:
     """Runs pretraining; prints the summary as JSON on stdout; clear messages on bad input."""
     cfg = parse_args(argv)
+    enable_compilation_cache()
     try:
         summary = run_pretraining(cfg)
     except (ValueError, RuntimeError, FileNotFoundError, NotImplementedError) as e:

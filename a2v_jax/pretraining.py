@@ -27,6 +27,7 @@ from a2v_jax.checkpoint import Checkpointer, check_workdir
 from a2v_jax.config import SPACE_DEFAULTS, ModelConfig, TrainConfig, get_preset, to_dict
 from a2v_jax.embed import Embeddings, save_embeddings
 from a2v_jax.graphs import GraphBatch, make_graph_batch
+from a2v_jax.runtime import device_name
 from a2v_jax.spaces import SearchSpace, get_space, graph_rows_hash
 from a2v_jax.train import (
     PriorStats,
@@ -125,12 +126,6 @@ def _versions() -> dict[str, str]:
         except importlib.metadata.PackageNotFoundError:
             out[pkg] = "not installed"
     return out
-
-
-def device_name() -> str:
-    """The default JAX device, in words (platform and kind)."""
-    d = jax.devices()[0]
-    return f"{d.platform}:{d.device_kind} x{jax.device_count()}"
 
 
 def prior_validity(space: SearchSpace, op_idx: np.ndarray, adj: np.ndarray) -> dict[str, float]:

@@ -24,7 +24,8 @@ import jax
 import numpy as np
 
 from a2v_jax.config import ModelConfig, TrainConfig, get_preset
-from a2v_jax.pretraining import _Programs, device_name, load_space_dataset
+from a2v_jax.pretraining import _Programs, load_space_dataset
+from a2v_jax.runtime import device_name
 from a2v_jax.spaces import get_space
 
 

@@ -145,3 +145,15 @@ def synthetic_table(synthetic_nb201_dir):
     from a2v_jax.data import load_nb201
 
     return load_nb201(synthetic_nb201_dir, source="shared-csv", use_cache=False)
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _shared_compilation_cache(tmp_path_factory):
+    """One persistent JAX compilation cache for the session: identical programs compile once."""
+    import jax
+
+    path = tmp_path_factory.mktemp("jax_cache")
+    jax.config.update("jax_compilation_cache_dir", str(path))
+    jax.config.update("jax_persistent_cache_min_compile_time_secs", 0.2)
+    os.environ["A2V_JAX_CACHE_DIR"] = str(path)  # subprocesses (CLI tests) share it too
+    yield
