@@ -1,0 +1,265 @@
+"""The arch2vec paper's NAS-Bench-201 table, reproduced: {rl, bo, random, rea} x 3 datasets x both presets.
+
+Run (about 10 s per method/dataset/preset on a 2-core CPU for RL and the baselines)::
+
+    python benchmarks/nb201_table.py --data-dir /path/to/nb201 \\
+        --embeddings-paper runs/nb201-paper/embeddings.npz \\
+        --embeddings-default runs/nb201-default/embeddings.npz \\
+        [--seeds 500] [--methods rl,bo,random,rea] [--presets paper,default]
+
+Writes ``benchmarks/results/nb201_table.md`` (the paper's layout, its numbers beside ours) and
+``nb201_table.json`` (every run's summary). Each cell is mean +- std over seeds of the seed-averaged
+200-epoch accuracy (%) of the architecture each seed found, under the ``arch2vec`` protocol
+(reference §7.3, §9.1). Methods that need no features run on the same pool as the latent methods.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+from a2v_jax.data import DATASETS, get_protocol, load_nb201
+from a2v_jax.search import method_traits
+from a2v_jax.search.runner import build_pool, device_name, load_embeddings, run_method, summarize
+
+RESULTS = Path(__file__).resolve().parent / "results"
+DS_LABEL = {"cifar10": "C10", "cifar100": "C100", "imagenet16": "IN16"}
+
+#: Reference §9.1: (valid mean, valid std, test mean, test std) per dataset, percent.
+PAPER = {
+    "RS": {
+        "cifar10": (90.93, 0.36, 93.70, 0.36),
+        "cifar100": (70.93, 1.09, 71.04, 1.07),
+        "imagenet16": (44.45, 1.10, 44.57, 1.25),
+    },
+    "REA": {
+        "cifar10": (91.19, 0.31, 93.92, 0.30),
+        "cifar100": (71.81, 1.12, 71.84, 0.99),
+        "imagenet16": (45.15, 0.89, 45.54, 1.03),
+    },
+    "REINFORCE": {
+        "cifar10": (91.09, 0.37, 93.85, 0.37),
+        "cifar100": (71.61, 1.12, 71.71, 1.09),
+        "imagenet16": (45.05, 1.02, 45.24, 1.18),
+    },
+    "BOHB": {
+        "cifar10": (90.82, 0.53, 93.61, 0.52),
+        "cifar100": (70.74, 1.29, 70.85, 1.28),
+        "imagenet16": (44.26, 1.36, 44.42, 1.49),
+    },
+    "arch2vec-RL": {
+        "cifar10": (91.32, 0.42, 94.12, 0.42),
+        "cifar100": (73.13, 0.72, 73.15, 0.78),
+        "imagenet16": (46.22, 0.30, 46.16, 0.38),
+    },
+    "arch2vec-BO": {
+        "cifar10": (91.41, 0.22, 94.18, 0.24),
+        "cifar100": (73.35, 0.32, 73.37, 0.30),
+        "imagenet16": (46.34, 0.18, 46.27, 0.37),
+    },
+}
+PAPER_OPTIMAL = {"cifar10": (91.61, 94.37), "cifar100": (73.49, 73.51), "imagenet16": (46.77, 47.31)}
+#: Our method name -> the paper's row.
+PAPER_ROW = {"random": "RS", "rea": "REA", "rl": "arch2vec-RL", "bo": "arch2vec-BO", "ls": None}
+ROW_ORDER = ["RS", "REA", "REINFORCE", "BOHB", "arch2vec-RL", "arch2vec-BO"]
+
+
+def _cell(m, s) -> str:
+    return "–" if m is None else f"{m:.2f}±{s:.2f}"
+
+
+def render_markdown(runs: list[dict], meta: dict) -> str:
+    """The table in the paper's layout: for each paper row, its numbers then ours per preset."""
+    by = {(r["method"], r["preset"], r["protocol"], r["dataset"]): r for r in runs}
+    methods = list(dict.fromkeys(r["method"] for r in runs))
+    presets = list(dict.fromkeys(r["preset"] for r in runs))
+    head = "| Method | " + " | ".join(f"{DS_LABEL[d]} val | {DS_LABEL[d]} test" for d in DATASETS) + " |"
+    lines = [head, "|" + "---|" * (1 + 2 * len(DATASETS))]
+
+    def ours_rows(method):
+        out = []
+        for preset in presets:
+            for protocol in ("arch2vec", "nb201"):
+                cells, seen = [], False
+                for d in DATASETS:
+                    if protocol == "arch2vec":
+                        r = by.get((method, preset, protocol, d))
+                    else:  # one search on cifar10, reported on every dataset
+                        r0 = by.get((method, preset, protocol, "cifar10"))
+                        r = None if r0 is None else r0["per_dataset"][d]
+                    if r is None:
+                        cells += ["n/a", "n/a"]
+                    else:
+                        seen = True
+                        cells += [
+                            _cell(r["valid_mean"], r["valid_std"]),
+                            _cell(r["test_mean"], r["test_std"]),
+                        ]
+                if seen:
+                    name = PAPER_ROW.get(method) or method.upper()
+                    tag = f"`{preset}`" + (", searched on C10" if protocol == "nb201" else "")
+                    out.append(f"| {name} (ours, {tag}) | " + " | ".join(cells) + " |")
+        return out
+
+    done = set()
+    for row in ROW_ORDER:
+        cells = []
+        for d in DATASETS:
+            vm, vs, tm, ts = PAPER[row][d]
+            cells += [_cell(vm, vs), _cell(tm, ts)]
+        lines.append(f"| {row} (paper) | " + " | ".join(cells) + " |")
+        for method in methods:
+            if PAPER_ROW.get(method) == row:
+                lines += ours_rows(method)
+                done.add(method)
+    for method in methods:
+        if method not in done:
+            lines += ours_rows(method)
+    opt = [f"{v:.2f}" for d in DATASETS for v in PAPER_OPTIMAL[d]]
+    lines.append("| Optimal (paper) | " + " | ".join(opt) + " |")
+    ours_opt = []
+    for d in DATASETS:
+        r = next((r for r in runs if r["dataset"] == d), None)
+        o = None if r is None else r["optimum"][d]
+        ours_opt += ["n/a", "n/a"] if o is None else [f"{o['valid_mean']:.2f}", _opt(o["test_mean"])]
+    lines.append("| Optimal (this table) | " + " | ".join(ours_opt) + " |")
+
+    checks = []
+    for method in methods:
+        row = PAPER_ROW.get(method)
+        if row not in ("arch2vec-RL", "arch2vec-BO"):
+            continue
+        for preset in presets:
+            marks = []
+            for d in DATASETS:
+                r = by.get((method, preset, "arch2vec", d))
+                if r is None:
+                    continue
+                vm, vs, tm, ts = PAPER[row][d]
+                if preset == "paper":
+                    ok_v = abs(r["valid_mean"] - vm) <= vs
+                    ok_t = r["test_mean"] is not None and abs(r["test_mean"] - tm) <= ts
+                    marks.append(f"{DS_LABEL[d]} val {'✓' if ok_v else '✗'} test {'✓' if ok_t else '✗'}")
+                else:
+                    ok = r["valid_mean"] >= vm and r["valid_std"] <= vs
+                    marks.append(f"{DS_LABEL[d]} {'✓' if ok else '✗'}")
+            rule = (
+                "within one paper std of the paper's row"
+                if preset == "paper"
+                else "valid mean >= the paper's and std <= the paper's"
+            )
+            checks.append(f"- {row}, `{preset}` preset ({rule}): " + ", ".join(marks))
+
+    notes = [
+        "",
+        f"Mean ± std (population std over seeds) of the seed-averaged 200-epoch accuracies (%) of the "
+        f"architecture found by each of {meta['seeds']} seeds (ids 1..{meta['seeds']}), protocol "
+        f"`{meta['protocol']}` (budgets 12,000 / 500,000 / 1,400,000 simulated seconds). Paper rows are "
+        "the arch2vec paper's NAS-Bench-201 table (reference §9.1; the baselines there are copied from "
+        "the NAS-Bench-201 paper). `paper` = the original's behaviour with its quirks, `default` = quirks "
+        "fixed (see `a2v_jax/search/{rl,bo,baselines}.py`). Rows marked *searched on C10* use the "
+        "NAS-Bench-201 protocol, which is how the paper's baseline rows were made: one search on CIFAR-10 "
+        "(12,000 s), its architecture reported on all three datasets; the other rows search each dataset "
+        "with its own signal and budget, as arch2vec did.",
+        "",
+        "Checks against the targets:",
+        *(checks or ["- (no latent-space method in this run)"]),
+        "",
+        "Deviations forced by the data: the CIFAR-10 search signal is the 12-epoch validation accuracy "
+        "averaged over seeds (the original froze one random seed's value), and its cost is 12/200 of the "
+        "200-epoch training time plus one validation pass; CIFAR-100 / ImageNet16-120 use one frozen "
+        "random run (signal seed 0) and NAS-Bench-201's size-scaled 200-epoch times.",
+        "",
+        "Embeddings: " + "; ".join(f"`{p}`: {v}" for p, v in meta["embeddings"].items()),
+        f"Device: {meta['device']}. Total wall time {meta['wall_s']:.0f} s. Generated by "
+        f"`python benchmarks/nb201_table.py {meta['argv']}`.",
+    ]
+    return "\n".join(["# arch2vec on NAS-Bench-201: the paper's table and ours", "", *lines, *notes]) + "\n"
+
+
+def _opt(x) -> str:
+    return "n/a" if x is None else f"{x:.2f}"
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--data-dir", default=None, help="NAS-Bench-201 data (default: $A2V_NB201_DIR)")
+    ap.add_argument("--embeddings", default="runs/nb201/embeddings.npz", help="for both presets")
+    ap.add_argument("--embeddings-paper", default=None, help="embeddings for the paper preset")
+    ap.add_argument("--embeddings-default", default=None, help="embeddings for the default preset")
+    ap.add_argument("--methods", default="rl,bo,random,rea", help="comma-separated subset")
+    ap.add_argument("--datasets", default=",".join(DATASETS))
+    ap.add_argument("--presets", default="paper,default")
+    ap.add_argument("--seeds", type=int, default=500)
+    ap.add_argument(
+        "--no-nb201-protocol",
+        action="store_true",
+        help="skip the baselines' NAS-Bench-201-protocol rows (search on C10, report all)",
+    )
+    ap.add_argument("--out-dir", default=str(RESULTS))
+    args = ap.parse_args(argv)
+
+    t_start = time.perf_counter()
+    table = load_nb201(args.data_dir)
+    methods = [m for m in args.methods.split(",") if m]
+    presets = [p for p in args.presets.split(",") if p]
+    datasets = [d for d in args.datasets.split(",") if d]
+    emb_paths = {p: getattr(args, f"embeddings_{p}") or args.embeddings for p in presets}
+    embs = {p: load_embeddings(path) for p, path in emb_paths.items()}
+    seeds = np.arange(1, args.seeds + 1)
+    runs = []
+    jobs = [(p, "arch2vec", d, m) for p in presets for d in datasets for m in methods]
+    if not args.no_nb201_protocol:
+        jobs += [
+            (p, "nb201", "cifar10", m) for p in presets for m in methods if not method_traits(m, p).features
+        ]
+    pools = {}
+    for preset, protocol, dataset, method in jobs:
+        method_traits(method, preset)  # validates the name early
+        proto = get_protocol(protocol, dataset)
+        if (preset, protocol, dataset) not in pools:
+            pools[preset, protocol, dataset] = build_pool(
+                table, proto, embeddings=embs[preset], with_neighbours=True
+            )
+        pool = pools[preset, protocol, dataset]
+        bar = f"{method}/{preset} {dataset} ({protocol})" if sys.stderr.isatty() else False
+        try:
+            out = run_method(method, preset, pool, seeds, progress=bar)
+        except ImportError as e:  # bo.py not available
+            print(f"skipping {method}: {e}", file=sys.stderr)
+            continue
+        rep = summarize(table, proto, pool, out, method=method, preset=preset, trajectories=False)
+        s = rep["summary"]
+        runs.append(s)
+        print(
+            f"{method}/{preset} {dataset} ({protocol}): valid {s['valid_mean']:.2f}±{s['valid_std']:.2f} "
+            f"test {s['test_mean']:.2f}±{s['test_std']:.2f} ({s['wall_s']:.1f} s)",
+            flush=True,
+        )
+    meta = {
+        "seeds": args.seeds,
+        "protocol": "arch2vec",
+        "device": device_name(),
+        "wall_s": time.perf_counter() - t_start,
+        "embeddings": {p: {"path": str(emb_paths[p]), **embs[p].meta} for p in presets},
+        "argv": " ".join(sys.argv[1:] if argv is None else argv),
+        "table_source": table.source,
+    }
+    out_dir = Path(args.out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    (out_dir / "nb201_table.json").write_text(
+        json.dumps({"meta": meta, "paper": PAPER, "paper_optimal": PAPER_OPTIMAL, "runs": runs}, indent=1)
+        + "\n"
+    )
+    (out_dir / "nb201_table.md").write_text(render_markdown(runs, meta))
+    print(f"wrote {out_dir / 'nb201_table.md'} and nb201_table.json")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
