@@ -24,8 +24,9 @@ from pathlib import Path
 import numpy as np
 
 from a2v_jax.data import DATASETS, get_protocol, load_nb201
+from a2v_jax.runtime import device_name
 from a2v_jax.search import method_traits
-from a2v_jax.search.runner import build_pool, device_name, load_embeddings, run_method, summarize
+from a2v_jax.search.runner import build_pool, load_embeddings, run_method, summarize
 
 RESULTS = Path(__file__).resolve().parent / "results"
 DS_LABEL = {"cifar10": "C10", "cifar100": "C100", "imagenet16": "IN16"}

@@ -29,9 +29,10 @@ import jax
 import numpy as np
 
 from a2v_jax.data import get_protocol, load_nb201
+from a2v_jax.runtime import device_name
 from a2v_jax.search import get_strategy, method_traits
 from a2v_jax.search.core import ChunkedRunner, max_queries_in_budget
-from a2v_jax.search.runner import build_pool, device_name, load_embeddings, seed_keys
+from a2v_jax.search.runner import build_pool, load_embeddings, seed_keys
 
 ORIGINAL_RL_S_PER_SEED = 7.3
 

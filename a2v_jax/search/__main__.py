@@ -46,7 +46,10 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 def main(argv: list[str] | None = None) -> int:
     """Parses arguments, runs :func:`a2v_jax.search.runner.search`, writes the report."""
     args = parse_args(argv)
+    from a2v_jax.runtime import enable_compilation_cache
     from a2v_jax.search import runner
+
+    enable_compilation_cache()  # a repeated command skips recompiling (A2V_JAX_CACHE_DIR=off disables)
 
     try:
         report = run_search(args, runner)

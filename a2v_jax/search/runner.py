@@ -26,6 +26,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from a2v_jax.data import get_protocol, load_nb201, protocol_arrays
+from a2v_jax.runtime import device_name
 from a2v_jax.search import METHODS, get_strategy, method_traits
 from a2v_jax.search.core import (
     ChunkedRunner,
@@ -232,12 +233,6 @@ def run_method(
         max_steps=max_steps,
         wall_s=wall,
     )
-
-
-def device_name() -> str:
-    """The default JAX device, e.g. ``cpu (cpu)`` or ``gpu (NVIDIA H100 80GB HBM3)``."""
-    d = jax.devices()[0]
-    return f"{d.platform} ({d.device_kind})"
 
 
 def _stats(x: np.ndarray) -> tuple[float | None, float | None]:
