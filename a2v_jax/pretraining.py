@@ -15,6 +15,7 @@ import json
 import platform
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -150,6 +151,25 @@ def prior_validity(space: SearchSpace, op_idx: np.ndarray, adj: np.ndarray) -> d
     }
 
 
+def map_members(fn: Callable, in_axes: Any, population: int) -> Callable:
+    """``jax.vmap(fn, in_axes)`` over a population axis; for one member, a plain call instead.
+
+    A vmapped batch gather/segment-sum is about 3x slower than the unbatched one on CPU, so a
+    population of one drops the axis on the way in and restores it on the way out.
+    """
+    if population > 1:
+        return jax.vmap(fn, in_axes=in_axes)
+
+    def single(*args):
+        axes = in_axes if isinstance(in_axes, tuple) else (in_axes,) * len(args)
+        args = [
+            a if ax is None else jax.tree.map(lambda x: x[0], a) for a, ax in zip(args, axes, strict=True)
+        ]
+        return jax.tree.map(lambda x: jnp.asarray(x)[None], fn(*args))
+
+    return single
+
+
 class _Programs:
     """The jitted programs of a run, each compiled once: no retrace between epochs.
 
@@ -157,9 +177,20 @@ class _Programs:
     so no small eager op (each a separate XLA compile on first use) runs in the loop.
     """
 
-    def __init__(self, preset, model_cfg: ModelConfig, train_cfg: TrainConfig, num_nodes: int, num_ops: int):
+    def __init__(
+        self,
+        preset,
+        model_cfg: ModelConfig,
+        train_cfg: TrainConfig,
+        num_nodes: int,
+        num_ops: int,
+        population: int = 2,
+    ):
         self.preset = preset
         num_prior = train_cfg.prior_samples
+
+        def members(fn, in_axes=0):
+            return map_members(fn, in_axes, population)
 
         def init(seeds):
             def one(seed):
@@ -167,7 +198,7 @@ class _Programs:
                 state = create_state(keys[0], num_nodes, num_ops, preset, model_cfg, train_cfg)
                 return state, keys[1:]
 
-            return jax.vmap(one)(seeds)
+            return members(one)(seeds)
 
         def epoch(states, train_set, keys, epoch):
             def one(state, k):
@@ -178,20 +209,20 @@ class _Programs:
                     prior = posterior_stats(state, train_set)
                 return state, losses, prior
 
-            return jax.vmap(one)(states, keys)
+            return members(one)(states, keys)
 
         def sample(states, prior, keys, epoch):
             def one(state, p, k):
                 z = prior_latents(p, jax.random.fold_in(k[2], epoch), num_prior, preset.joint_prior)
                 return decode_latents(state, z)
 
-            return jax.vmap(one)(states, prior, keys)
+            return members(one)(states, prior, keys)
 
         self.init = jax.jit(init, static_argnums=())
         self.epoch = jax.jit(epoch, donate_argnums=0)
         self.sample = jax.jit(sample)
-        self.evaluate = jax.jit(jax.vmap(evaluate, in_axes=(0, None)))
-        self.embed = jax.jit(jax.vmap(embed, in_axes=(0, None)))
+        self.evaluate = jax.jit(members(evaluate, (0, None)))
+        self.embed = jax.jit(members(embed, (0, None)))
         self.empty_prior = jax.jit(
             jax.vmap(
                 lambda _: PriorStats(
@@ -251,7 +282,7 @@ def run_pretraining(cfg: PretrainConfig) -> dict[str, Any]:
 
     seeds = [cfg.seed + m for m in range(cfg.population)]
     num_nodes, num_ops = data.graphs.ops.shape[1:]
-    programs = _Programs(preset, model_cfg, train_cfg, num_nodes, num_ops)
+    programs = _Programs(preset, model_cfg, train_cfg, num_nodes, num_ops, cfg.population)
     states, keys = programs.init(np.array(seeds, dtype=np.uint32))  # keys: (K, 3) shuffle/train/prior
 
     ckpt = Checkpointer(workdir / "checkpoints")

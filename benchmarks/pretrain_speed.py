@@ -34,7 +34,7 @@ def _time_population(k: int, preset: str, epochs: int, data) -> dict:
     p = data.graphs.num_graphs
     num_train = p - int(round(p * 0.1))
     train_set = jax.tree.map(lambda x: jax.numpy.asarray(x[:num_train]), data.graphs)
-    programs = _Programs(get_preset(preset), ModelConfig(), TrainConfig(), 8, 7)
+    programs = _Programs(get_preset(preset), ModelConfig(), TrainConfig(), 8, 7, k)
     states, keys = programs.init(np.arange(3, 3 + k, dtype=np.uint32))
     t0 = time.perf_counter()
     compiled = programs.epoch.lower(states, train_set, keys, np.uint32(0)).compile()
