@@ -45,6 +45,18 @@ class PriorStats:
     outer: chex.Array  # (N*D, N*D) Σ vec(μ) vec(μ)ᵀ, for the joint (full-covariance) prior
     count: chex.Array  # () number of training graphs
 
+    @classmethod
+    def of_batch(cls, mu: chex.Array, graph_mask: chex.Array) -> PriorStats:
+        """Sums over the real graphs of one batch of latents ``(B, N, D)``."""
+        g = graph_mask.astype(mu.dtype)[:, None, None]
+        flat = (mu * g).reshape(mu.shape[0], -1)  # (B, N*D), padding graphs zeroed
+        return cls(
+            total=jnp.sum(mu * g, 0),
+            total_sq=jnp.sum(jnp.square(mu) * g, 0),
+            outer=flat.T @ flat,
+            count=jnp.sum(graph_mask.astype(jnp.float32)),
+        )
+
     def mean_std(self) -> tuple[chex.Array, chex.Array]:
         """Per-(node, dim) mean and unbiased std, as ``torch.std`` computes them (``(N, D)`` each)."""
         n = jnp.maximum(self.count, 2.0)
@@ -110,8 +122,8 @@ def train_step(state: A2VState, batch: GraphBatch, key: chex.PRNGKey) -> tuple[A
       key: randomness for the reparameterisation and the decoder dropout.
 
     Returns:
-      ``(new_state, metrics)`` with ``loss``, ``loss_ops``, ``loss_adj``, ``kl`` and the batch's
-      train-mode ``μ`` sums (``mu_sum``, ``mu_sq_sum``, ``graphs``) for the prior statistics.
+      ``(new_state, metrics)`` with ``loss``, ``loss_ops``, ``loss_adj``, ``kl``, ``graphs`` (real
+      graphs in the batch) and ``prior``, the batch's train-mode :class:`PriorStats`.
     """
     latent_key, dropout_key = jax.random.split(key)
     mask = bn_mask(batch, state.preset)
@@ -130,13 +142,8 @@ def train_step(state: A2VState, batch: GraphBatch, key: chex.PRNGKey) -> tuple[A
 
     (loss, (aux, mu, new_stats)), grads = jax.value_and_grad(loss_fn, has_aux=True)(state.params)
     state = state.apply_gradients(grads=grads).replace(batch_stats=new_stats)
-    g = batch.graph_mask.astype(mu.dtype)[:, None, None]
-    metrics = {"loss": loss, **aux}
-    metrics["mu_sum"] = jnp.sum(mu * g, axis=0)
-    metrics["mu_sq_sum"] = jnp.sum(jnp.square(mu) * g, axis=0)
-    flat = (mu * g).reshape(mu.shape[0], -1)  # (B, N*D), padding graphs zeroed
-    metrics["mu_outer_sum"] = flat.T @ flat
-    metrics["graphs"] = jnp.sum(batch.graph_mask.astype(jnp.float32))
+    metrics = {"loss": loss, **aux, "prior": PriorStats.of_batch(mu, batch.graph_mask)}
+    metrics["graphs"] = metrics["prior"].count
     return state, metrics
 
 
@@ -166,12 +173,7 @@ def train_epoch(
     state, ms = jax.lax.scan(body, state, (steps, order))
     w = ms["graphs"]
     losses = {k: jnp.sum(ms[k] * w) / jnp.sum(w) for k in ("loss", "loss_ops", "loss_adj", "kl")}
-    prior = PriorStats(
-        total=ms["mu_sum"].sum(0),
-        total_sq=ms["mu_sq_sum"].sum(0),
-        outer=ms["mu_outer_sum"].sum(0),
-        count=w.sum(),
-    )
+    prior = jax.tree.map(lambda x: x.sum(0), ms["prior"])
     return state, losses, prior
 
 
@@ -244,6 +246,17 @@ def evaluate(state: A2VState, data: GraphBatch, chunk: int = 500) -> dict[str, c
     return finalize_eval(sums)
 
 
+def encode_eval(state: A2VState, batch: GraphBatch) -> chex.Array:
+    """Eval-mode per-node ``μ`` ``(B, N, D)`` (BatchNorm running statistics, no sampling)."""
+    mu, _ = state.model.apply(
+        {"params": state.params, "batch_stats": state.batch_stats},
+        batch,
+        bn_mask(batch, state.preset),
+        method=GraphVAE.encode,
+    )
+    return mu
+
+
 def embed(state: A2VState, data: GraphBatch, chunk: int = 1000) -> chex.Array:
     """arch2vec features: the eval-mode ``μ`` averaged over nodes, ``(P, D)``.
 
@@ -253,12 +266,7 @@ def embed(state: A2VState, data: GraphBatch, chunk: int = 1000) -> chex.Array:
 
     def body(_, idx):
         batch = take(data, idx)
-        mu, _ = state.model.apply(
-            {"params": state.params, "batch_stats": state.batch_stats},
-            batch,
-            bn_mask(batch, state.preset),
-            method=GraphVAE.encode,
-        )
+        mu = encode_eval(state, batch)
         if state.preset.mask_padding:
             w = batch.node_mask.astype(mu.dtype)[..., None]
             feat = jnp.sum(mu * w, 1) / jnp.maximum(w.sum(1), 1.0)
@@ -279,27 +287,12 @@ def posterior_stats(state: A2VState, data: GraphBatch, chunk: int = 1000) -> Pri
 
     def body(acc, idx):
         batch = take(data, idx)
-        mu, _ = state.model.apply(
-            {"params": state.params, "batch_stats": state.batch_stats},
-            batch,
-            bn_mask(batch, state.preset),
-            method=GraphVAE.encode,
-        )
-        g = batch.graph_mask.astype(mu.dtype)[:, None, None]
-        flat = (mu * g).reshape(mu.shape[0], -1)
-        return PriorStats(
-            total=acc.total + jnp.sum(mu * g, 0),
-            total_sq=acc.total_sq + jnp.sum(jnp.square(mu) * g, 0),
-            outer=acc.outer + flat.T @ flat,
-            count=acc.count + jnp.sum(batch.graph_mask.astype(jnp.float32)),
+        return jax.tree.map(
+            jnp.add, acc, PriorStats.of_batch(encode_eval(state, batch), batch.graph_mask)
         ), None
 
-    n, nd = data.ops.shape[1], state.params["encoder"]["fc_mu"]["kernel"].shape[1]
-    zero = PriorStats(
-        total=jnp.zeros((n, nd)),
-        total_sq=jnp.zeros((n, nd)),
-        outer=jnp.zeros((n * nd, n * nd)),
-        count=jnp.zeros(()),
+    zero = jax.tree.map(
+        jnp.zeros_like, jax.eval_shape(lambda: PriorStats.of_batch(encode_eval(state, data), data.graph_mask))
     )
     stats, _ = jax.lax.scan(body, zero, _chunked(data, chunk))
     return stats
