@@ -158,10 +158,11 @@ def load_pretrained_state(workdir: str | Path, member: int = 0, epoch: int | Non
       FileNotFoundError: the workdir has no ``config.json`` or no checkpoint.
       ValueError: ``member`` is outside the population.
     """
-    from a2v_jax.checkpoint import Checkpointer
+    import orbax.checkpoint as ocp
+
     from a2v_jax.config import ModelConfig, Preset, TrainConfig
     from a2v_jax.spaces.nb201 import NUM_NODES, OP_NAMES
-    from a2v_jax.train import PriorStats, create_state
+    from a2v_jax.train import create_state
 
     workdir = Path(workdir)
     cfg_path = workdir / "config.json"
@@ -173,39 +174,34 @@ def load_pretrained_state(workdir: str | Path, member: int = 0, epoch: int | Non
     population = int(ident["population"])
     if not 0 <= member < population:
         raise ValueError(f"member {member} is outside the population of {population} in {cfg_path}")
-    preset = Preset(**ident["preset"])
-    model_cfg = ModelConfig(**ident["model"])
-    train_cfg = TrainConfig(**ident["train"])
-    n, c, d = NUM_NODES, len(OP_NAMES), model_cfg.latent
-
-    def one(k):
-        return create_state(k, n, c, preset, model_cfg, train_cfg)
-
-    states = jax.vmap(one)(jax.random.split(jax.random.key(0), population))
-    like = {
-        "params": states.params,
-        "batch_stats": states.batch_stats,
-        "opt_state": states.opt_state,
-        "step": states.step,
-        "prior": PriorStats(
-            total=jnp.zeros((population, n, d)),
-            total_sq=jnp.zeros((population, n, d)),
-            outer=jnp.zeros((population, n * d, n * d)),
-            count=jnp.zeros((population,)),
-        ),
-    }
-    ckpt = Checkpointer(workdir / "checkpoints")
+    state = create_state(
+        jax.random.key(0),
+        NUM_NODES,
+        len(OP_NAMES),
+        Preset(**ident["preset"]),
+        ModelConfig(**ident["model"]),
+        TrainConfig(**ident["train"]),
+    )
+    # Restored as saved (no template), so the rest of the checkpoint (optimiser, prior sums) may
+    # change layout without breaking this; only the model variables are used.
+    mngr = ocp.CheckpointManager((workdir / "checkpoints").absolute())
     try:
-        epoch = ckpt.latest_epoch() if epoch is None else epoch
+        epoch = mngr.latest_step() if epoch is None else epoch
         if epoch is None:
             raise FileNotFoundError(f"{workdir / 'checkpoints'} holds no checkpoint")
-        tree = ckpt.restore(epoch, like)
+        raw = mngr.restore(epoch, args=ocp.args.StandardRestore())
     finally:
-        ckpt.close()
-    states = states.replace(
-        params=tree["params"], batch_stats=tree["batch_stats"], opt_state=tree["opt_state"], step=tree["step"]
+        mngr.close()
+
+    def pick(saved, like, name):
+        if jax.tree.structure(saved) != jax.tree.structure(like):
+            raise ValueError(f"{workdir}: checkpoint {epoch} {name} do not match the model in {cfg_path}")
+        return jax.tree.map(lambda x, ref: jnp.asarray(x[member], ref.dtype), saved, like)
+
+    return state.replace(
+        params=pick(raw["params"], state.params, "params"),
+        batch_stats=pick(raw["batch_stats"], state.batch_stats, "batch statistics"),
     )
-    return jax.tree.map(lambda x: x[member], states)
 
 
 def reconstruct_codes(state, codes: np.ndarray) -> np.ndarray:
