@@ -99,7 +99,7 @@ def test_search_table__rows_and_markdown():
     lines = md.splitlines()
     assert lines[0] == "| method | cifar10_valid | cifar100_test |"
     assert lines[2] == "| rl/paper | 75.00 ± 5.00 | - |"
-    assert lines[3] == "| arch2vec-BO (paper) | 91.41 ± 0.22 | 73.37 ± 0.30 |"
+    assert lines[3] == "| arch2vec-BO (published) | 91.41 ± 0.22 | 73.37 ± 0.30 |"
     assert set(PAPER_NB201["Optimal"]) == set(PAPER_NB201["RS"])
 
 

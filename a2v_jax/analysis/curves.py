@@ -261,4 +261,4 @@ def format_markdown(
 def paper_rows(methods: Sequence[str] | None = None) -> list[dict[str, Any]]:
     """The paper's table (:data:`PAPER_NB201`) as rows for :func:`format_markdown`."""
     names = list(PAPER_NB201) if methods is None else list(methods)
-    return [{"method": f"{n} (paper)", **PAPER_NB201[n]} for n in names]
+    return [{"method": f"{n} (published)", **PAPER_NB201[n]} for n in names]
