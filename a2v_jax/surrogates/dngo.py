@@ -179,8 +179,11 @@ def train_mlp(
       mask: ``(n_max,)`` bool, valid rows (anywhere in the buffer).
       key: shuffling key.
       cfg: the config.
-      n_bound: optional upper bound on ``n`` for the loop length. Pass a value shared by all
-        members of a ``vmap`` (e.g. from the step index) so the loop stays a real loop there.
+      n_bound: optional bound: every valid row has an index below it (``n <= n_bound``). It
+        shortens the minibatch loop and lets each epoch's shuffle sort only a prefix of the
+        buffer (an XLA sort costs about 0.1 us per element; 100 epochs of a 350-row buffer
+        dominated a BO step). Pass a value shared by all members of a ``vmap`` (e.g. from the
+        step index) so the loop stays a loop and the prefix choice a branch there.
 
     Returns:
       The trained parameters and the final Adam state (its ``count`` is the number of updates).
@@ -196,6 +199,7 @@ def train_mlp(
         n_slots = jnp.clip(jnp.asarray(n_bound, jnp.int32) // bs, 1, slots_cap)
     own_slots = jnp.maximum(n // bs, 1)
     perm_len = max(n_max, bs)
+    shuffle = _prefix_shuffle(n_max, n_bound)
 
     def loss_fn(p, xb, yb, mb):
         err = jnp.square(mlp(p, xb) - yb)  # (bs,)
@@ -204,7 +208,7 @@ def train_mlp(
     def epoch(carry, e):
         ke = jax.random.fold_in(key, e)
         u = jnp.where(mask, jax.random.uniform(ke, (n_max,)), jnp.inf)
-        perm = jnp.argsort(u).astype(jnp.int32)  # (n_max,) valid rows first, shuffled
+        perm = shuffle(u)  # (n_max,) valid rows first, shuffled
         perm = jnp.pad(perm, (0, perm_len - n_max))
 
         def slot(s, c):
@@ -222,6 +226,26 @@ def train_mlp(
 
     (params, opt_state), _ = jax.lax.scan(epoch, (params, opt.init(params)), jnp.arange(cfg.epochs))
     return params, opt_state
+
+
+def _prefix_shuffle(n_max: int, n_bound):
+    """``u -> argsort(u)`` restricted to the rows below ``n_bound`` (the rest keep their order).
+
+    With ``n_bound`` given, the sort runs on the smallest of a few static prefix lengths that
+    covers it, chosen by ``lax.switch``; the valid rows' order is the same as a full argsort's.
+    """
+    if n_bound is None:
+        return lambda u: jnp.argsort(u).astype(jnp.int32)
+    width = max(32, -(-n_max // 16))  # at most ~16 branches
+    sizes = [*range(width, n_max, width), n_max]
+
+    def branch(k):
+        rest = jnp.arange(k, n_max, dtype=jnp.int32)
+        return lambda u: jnp.concatenate([jnp.argsort(u[:k]).astype(jnp.int32), rest])
+
+    which = jnp.searchsorted(jnp.asarray(sizes), jnp.asarray(n_bound, jnp.int32))
+    which = jnp.minimum(which, len(sizes) - 1)
+    return lambda u: jax.lax.switch(which, [branch(k) for k in sizes], u)
 
 
 # --------------------------------------------------------------------------- Bayesian linear regression
@@ -507,8 +531,8 @@ def dngo_fit(
       mask: ``(n_max,)`` bool, valid rows; the others influence nothing.
       key: network initialisation and minibatch shuffling.
       cfg: the config.
-      n_bound: optional upper bound on the number of valid rows that is shared across a ``vmap``
-        (see :func:`train_mlp`); it only shortens the training loop.
+      n_bound: optional: every valid row has an index below it; best shared across a ``vmap``
+        (see :func:`train_mlp`). It only makes the training cheaper, never changes the result.
 
     Returns:
       A :class:`DNGOState`.
