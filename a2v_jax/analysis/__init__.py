@@ -11,6 +11,7 @@ module                   what it computes
 ``maps``                 2-D maps of the space (PCA; t-SNE / UMAP where installed)
 ``curves``               search curves and the NB201 table from search reports
 ``plots``                one figure function per analysis (matplotlib, returns a Figure)
+``figures``              the paper's Figs. 2-5 in one call each, from an embeddings file
 =======================  ===============================================================
 """
 

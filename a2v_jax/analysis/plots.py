@@ -1,7 +1,10 @@
 """Figures for every analysis and for search results; each function returns a matplotlib ``Figure``.
 
 Figures are built with ``matplotlib.figure.Figure`` directly (no pyplot state, nothing shown):
-a notebook displays the returned figure, a script calls ``fig.savefig(path)``.
+a notebook displays the returned figure, a script calls ``fig.savefig(path)``. The ``plot_*``
+functions except :func:`plot_search_curves` (which takes ``ax=``) also take ``fig=``, a Figure or
+SubFigure to draw into, so figures compose (``top, bottom = Figure().subfigures(2, 1)``); they
+return the top-level Figure.
 
 =================================  ==========================================================
 paper figure                       call
@@ -53,10 +56,16 @@ OP_COLOURS = ("#bbbbbb", "#2ca02c", "#1f77b4", "#d62728", "#ff7f0e")
 OP_SHORT = ("none", "skip", "1x1", "3x3", "pool")
 
 
-def _grid(nrows: int, ncols: int, size: tuple[float, float] = (4.0, 3.0), **kw) -> tuple[Figure, np.ndarray]:
-    fig = Figure(figsize=(size[0] * ncols, size[1] * nrows), layout="constrained")
-    axes = np.atleast_2d(fig.subplots(nrows, ncols, squeeze=False, **kw))
-    return fig, axes
+def _grid(nrows: int, ncols: int, size: tuple[float, float] = (4.0, 3.0), fig=None) -> tuple[Any, np.ndarray]:
+    """A new figure of ``nrows x ncols`` axes, or those axes inside ``fig`` (a Figure or SubFigure)."""
+    if fig is None:
+        fig = Figure(figsize=(size[0] * ncols, size[1] * nrows), layout="constrained")
+    return fig, np.atleast_2d(fig.subplots(nrows, ncols, squeeze=False))
+
+
+def _top(fig) -> Figure:
+    """The top-level Figure of a Figure or SubFigure."""
+    return fig if isinstance(fig, Figure) else fig.figure
 
 
 # --------------------------------------------------------------------------- search
@@ -107,7 +116,7 @@ def plot_search_curves(
         ax.set_title(title)
     ax.grid(alpha=0.3)
     ax.legend(fontsize="small")
-    return fig
+    return _top(fig)
 
 
 def plot_search(
@@ -119,6 +128,7 @@ def plot_search(
     dataset: str | None = None,
     band: str = "se",
     log_regret: bool = True,
+    fig=None,
 ) -> Figure:
     """Search curves of several methods, presets side by side.
 
@@ -136,7 +146,7 @@ def plot_search(
     """
     cols = list(reports)
     rows = [(m, x) for m in metrics for x in xs]
-    fig, axes = _grid(len(rows), len(cols), (5.0, 3.4))
+    fig, axes = _grid(len(rows), len(cols), (5.0, 3.4), fig)
     for j, preset in enumerate(cols):
         for i, (metric, x) in enumerate(rows):
             curves = [
@@ -150,7 +160,7 @@ def plot_search(
                 log_y=log_regret and metric.startswith("regret"),
                 title=f"{preset}" if i == 0 else None,
             )
-    return fig
+    return _top(fig)
 
 
 # --------------------------------------------------------------------------- predictive performance
@@ -159,6 +169,7 @@ def plot_search(
 def plot_predictive(
     results: Sequence[PredictiveResult],
     metrics: Sequence[str] = ("rmse", "spearman", "kendall", "precision_at_k"),
+    fig=None,
 ) -> Figure:
     """Each metric against the training size (log axis), mean ± std over seeds, one line per result."""
     if not results:
@@ -166,7 +177,7 @@ def plot_predictive(
     bad = [m for m in metrics if m not in METRICS]
     if bad:
         raise ValueError(f"unknown metrics {bad}; expected some of {METRICS}")
-    fig, axes = _grid(1, len(metrics), (3.6, 3.0))
+    fig, axes = _grid(1, len(metrics), (3.6, 3.0), fig)
     for ax, metric in zip(axes[0], metrics, strict=True):
         for r in results:
             m, s = r.mean_std(metric)
@@ -182,14 +193,16 @@ def plot_predictive(
         f"surrogate predictive performance ({len(results[0].seeds)} seeds, "
         f"test set {results[0].pred.shape[-1]})"
     )
-    return fig
+    return _top(fig)
 
 
-def plot_pred_vs_true(results: Sequence[PredictiveResult], train_size: int, bins: int = 40) -> Figure:
+def plot_pred_vs_true(
+    results: Sequence[PredictiveResult], train_size: int, bins: int = 40, fig=None
+) -> Figure:
     """Fig. 2: 2-D histograms of predicted against true values at one training size, all seeds pooled."""
     if not results:
         raise ValueError("no results to plot")
-    fig, axes = _grid(1, len(results), (3.6, 3.4))
+    fig, axes = _grid(1, len(results), (3.6, 3.4), fig)
     for ax, r in zip(axes[0], results, strict=True):
         hit = np.flatnonzero(r.train_sizes == train_size)
         if not hit.size:
@@ -213,19 +226,19 @@ def plot_pred_vs_true(results: Sequence[PredictiveResult], train_size: int, bins
         )
         ax.set_xlabel("true")
         ax.set_ylabel("predicted")
-    return fig
+    return _top(fig)
 
 
 # --------------------------------------------------------------------------- smoothness
 
 
-def plot_smoothness(results: Sequence[SmoothnessResult]) -> Figure:
+def plot_smoothness(results: Sequence[SmoothnessResult], fig=None) -> Figure:
     """Fig. 3: L2 distance against edit distance (one box plot per encoding) and the random-walk
     autocorrelation against L2 distance and against edit distance (all encodings on one axis)."""
     if not results:
         raise ValueError("no results to plot")
     n = len(results)
-    fig, axes = _grid(1, n + 2, (3.4, 3.2))
+    fig, axes = _grid(1, n + 2, (3.4, 3.2), fig)
     unit = " (relative)" if any(r.distance_scale != 1.0 for r in results) else ""
     for ax, r in zip(axes[0, :n], results, strict=True):
         geds = [d for d, v in r.l2_by_ged.items() if v.size]
@@ -250,7 +263,7 @@ def plot_smoothness(results: Sequence[SmoothnessResult]) -> Figure:
         ax.axhline(0.0, color="black", linewidth=0.5)
         ax.grid(alpha=0.3)
         ax.legend(fontsize="small")
-    return fig
+    return _top(fig)
 
 
 # --------------------------------------------------------------------------- maps
@@ -263,6 +276,7 @@ def plot_maps(
     density: bool = True,
     value_name: str = "test accuracy",
     floor_percentile: float = 5.0,
+    fig=None,
 ) -> Figure:
     """Fig. 4: each map coloured by ``values`` (``(P,)`` over the pool) and, optionally, by density.
 
@@ -273,7 +287,7 @@ def plot_maps(
         raise ValueError("no maps to plot")
     values = np.asarray(values, np.float64)
     ncols = 2 if density else 1
-    fig, axes = _grid(len(maps), ncols, (4.2, 3.6))
+    fig, axes = _grid(len(maps), ncols, (4.2, 3.6), fig)
     vmin = float(np.percentile(values, floor_percentile))
     for i, mp in enumerate(maps):
         v = values[mp.index]
@@ -301,7 +315,7 @@ def plot_maps(
         for ax in axes[i]:
             ax.set_xticks([])
             ax.set_yticks([])
-    return fig
+    return _top(fig)
 
 
 # --------------------------------------------------------------------------- cells and walks
@@ -356,7 +370,12 @@ def op_legend(ax) -> None:
 
 
 def plot_walks(
-    walks: Sequence[LatentWalks], walk: int = 0, *, value_name: str = "acc", percent: bool = True
+    walks: Sequence[LatentWalks],
+    walk: int = 0,
+    *,
+    value_name: str = "acc",
+    percent: bool = True,
+    fig=None,
 ) -> Figure:
     """Fig. 5: one greedy latent walk per encoding, decoded to cells, start on the left.
 
@@ -367,7 +386,7 @@ def plot_walks(
         raise ValueError("no walks to plot")
     steps = walks[0].index.shape[1]
     scale = 100.0 if percent else 1.0
-    fig, axes = _grid(len(walks), steps + 1, (1.5, 1.25))
+    fig, axes = _grid(len(walks), steps + 1, (1.5, 1.25), fig)
     for i, w in enumerate(walks):
         if not 0 <= walk < w.index.shape[0]:
             raise ValueError(f"walk {walk} is outside 0..{w.index.shape[0] - 1} ({w.label})")
@@ -378,4 +397,4 @@ def plot_walks(
             )
         axes[i, 0].text(-0.9, 0.0, w.label, rotation=90, va="center", ha="center", fontsize="small")
         op_legend(axes[i, steps])
-    return fig
+    return _top(fig)
