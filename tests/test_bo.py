@@ -33,11 +33,12 @@ def _env(pool=200, dim=16, budget=20.0, cost=None, seed=0) -> SearchEnv:
 
 
 def _cfg(preset="default", **kw) -> BOConfig:
-    lik = "paper" if preset == "paper" else "exact"
+    paper = preset == "paper"
     kw.setdefault("init_size", 6)
     kw.setdefault("max_obs", 24)
     kw.setdefault("pool_chunk", 64)
-    return BOConfig(preset=preset, dngo=DNGOConfig(likelihood=lik, **SMALL_DNGO), **kw)
+    dngo = DNGOConfig(likelihood="paper" if paper else "exact", normalize_output=not paper, **SMALL_DNGO)
+    return BOConfig(preset=preset, dngo=dngo, **kw)
 
 
 @functools.cache
@@ -175,6 +176,7 @@ def test_bo_config__presets_and_validation():
         False,
         "exact",
     )
+    assert default.dngo.normalize_output and not paper.dngo.normalize_output
     assert BOConfig(preset="paper", dedup=True).dedup is True  # an explicit field wins
     with pytest.raises(ValueError, match="preset"):
         BOConfig(preset="faithful")

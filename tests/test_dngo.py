@@ -169,3 +169,14 @@ def test_dngo_config__rejects_bad_values():
         D.DNGOConfig(hyper_refine=1)
     with pytest.raises(ValueError, match="batch_size"):
         D.DNGOConfig(batch_size=0)
+
+
+def test_dngo_fit__normalized_output_is_scale_equivariant():
+    x, y, mask = _fit_data()
+    cfg = dataclasses.replace(TINY, normalize_output=True)
+    fit = jax.jit(lambda y: D.dngo_fit(x, y, mask, jax.random.key(0), cfg))
+    q = jnp.asarray(np.random.default_rng(5).normal(size=(7, x.shape[1])), jnp.float32)
+    m1, v1 = D.dngo_predict(fit(y), q)
+    m2, v2 = D.dngo_predict(fit(10.0 * y + 3.0), q)
+    np.testing.assert_allclose(m2, 10.0 * m1 + 3.0, rtol=1e-4)
+    np.testing.assert_allclose(v2, 100.0 * v1, rtol=1e-3)

@@ -31,6 +31,10 @@ Presets:
     ``z = (m - best) / sigma``, ``EI = sigma (phi(z) + z Phi(z))``, ``Phi`` by ``ndtr``;
   * the maximum is taken over unvisited architectures only (no repeats);
   * Bishop's exact log marginal likelihood;
+  * the targets are standardised before the fit (pybnn's default, which arch2vec switched off),
+    so the weight prior and the box on ``log sigma^2`` do not depend on the signal's scale (an
+    accuracy in ``[0, 1]`` whose values spread over a few hundredths); on cifar10 this alone
+    moved 100 seeds from 91.31 +- 0.23 to 91.41 +- 0.19 (valid) with the same search;
   * no query is charged past the budget.
 
 Both presets fit the two regression hyper-parameters by a grid and golden-section search on the
@@ -71,7 +75,8 @@ class BOConfig:
       preset: ``paper`` or ``default`` (module docstring).
       init_size: random initial queries.
       ei_target: the ``paper`` EI's fixed target ``tau`` (1.0 for NB201).
-      dngo: the surrogate's config; None: ``DNGOConfig(likelihood="paper" | "exact")``.
+      dngo: the surrogate's config; None: ``paper``: ``DNGOConfig(likelihood="paper")``,
+        ``default``: ``DNGOConfig(likelihood="exact", normalize_output=True)``.
       max_obs: static capacity of the observation buffer (>= the steps a run can make).
       topk: proposals per fit (each queried in its own step).
       acquisition: ``paper`` (fixed target, variance as sigma) or ``default`` (incumbent, sigma).
@@ -99,7 +104,9 @@ class BOConfig:
             "acquisition": "paper" if paper else "default",
             "dedup": not paper,
             "overshoot": paper,
-            "dngo": DNGOConfig(likelihood="paper" if paper else "exact"),
+            "dngo": DNGOConfig(likelihood="paper", normalize_output=False)
+            if paper
+            else DNGOConfig(likelihood="exact", normalize_output=True),
         }
         for name, value in resolved.items():
             if getattr(self, name) is None:
