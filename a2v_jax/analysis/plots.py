@@ -171,7 +171,16 @@ def plot_predictive(
     metrics: Sequence[str] = ("rmse", "spearman", "kendall", "precision_at_k"),
     fig=None,
 ) -> Figure:
-    """Each metric against the training size (log axis), mean ± std over seeds, one line per result."""
+    """Each metric against the training size (log axis), mean ± std over seeds, one line per result.
+
+    Args:
+      results: from :func:`~a2v_jax.analysis.predictive.predictive_performance`.
+      metrics: one panel each (names of :data:`~a2v_jax.analysis.metrics.METRICS`).
+      fig: draw into this Figure / SubFigure instead of a new one.
+
+    Returns:
+      The figure.
+    """
     if not results:
         raise ValueError("no results to plot")
     bad = [m for m in metrics if m not in METRICS]
@@ -199,7 +208,17 @@ def plot_predictive(
 def plot_pred_vs_true(
     results: Sequence[PredictiveResult], train_size: int, bins: int = 40, fig=None
 ) -> Figure:
-    """Fig. 2: 2-D histograms of predicted against true values at one training size, all seeds pooled."""
+    """Fig. 2: 2-D histograms of predicted against true values at one training size, all seeds pooled.
+
+    Args:
+      results: one panel each; every result must include ``train_size``.
+      train_size: which training size to show.
+      bins: histogram bins per axis.
+      fig: draw into this Figure / SubFigure instead of a new one.
+
+    Returns:
+      The figure.
+    """
     if not results:
         raise ValueError("no results to plot")
     fig, axes = _grid(1, len(results), (3.6, 3.4), fig)
@@ -234,7 +253,15 @@ def plot_pred_vs_true(
 
 def plot_smoothness(results: Sequence[SmoothnessResult], fig=None) -> Figure:
     """Fig. 3: L2 distance against edit distance (one box plot per encoding) and the random-walk
-    autocorrelation against L2 distance and against edit distance (all encodings on one axis)."""
+    autocorrelation against L2 distance and against edit distance (all encodings on one axis).
+
+    Args:
+      results: from :func:`~a2v_jax.analysis.smoothness.smoothness`, ideally on the same walks.
+      fig: draw into this Figure / SubFigure instead of a new one.
+
+    Returns:
+      The figure.
+    """
     if not results:
         raise ValueError("no results to plot")
     n = len(results)
@@ -282,6 +309,17 @@ def plot_maps(
 
     The colour scale starts at the ``floor_percentile`` percentile of ``values``, so the few
     broken cells (NB201: 10 % accuracy) do not flatten the scale of all the others.
+
+    Args:
+      maps: from :func:`~a2v_jax.analysis.maps.map_2d`, one row each.
+      values: ``(P,)`` over the whole pool (each map picks its ``index``).
+      density: add a column coloured by point density.
+      value_name: colour-bar label.
+      floor_percentile: lower end of the colour scale.
+      fig: draw into this Figure / SubFigure instead of a new one.
+
+    Returns:
+      The figure.
     """
     if not maps:
         raise ValueError("no maps to plot")
@@ -381,6 +419,16 @@ def plot_walks(
 
     Each cell's title gives its value (times 100 if ``percent``: values in [0, 1]) and the edit
     distance of the move that reached it.
+
+    Args:
+      walks: from :func:`~a2v_jax.analysis.walks.latent_walks`, one row each.
+      walk: which of their walks to draw.
+      value_name: label of the value in each title.
+      percent: show values times 100.
+      fig: draw into this Figure / SubFigure instead of a new one.
+
+    Returns:
+      The figure.
     """
     if not walks:
         raise ValueError("no walks to plot")
