@@ -406,7 +406,7 @@ def _truncate_metrics(path: Path, epochs_done: int) -> None:
 
 
 def _progress(enabled: bool, start: int, total: int, space: str, preset: str):
-    from tqdm.auto import tqdm
+    from tqdm import tqdm
 
     return tqdm(
         total=total,
