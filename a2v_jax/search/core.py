@@ -276,7 +276,7 @@ class ChunkedRunner:
         records = []
         bar = None
         if progress:
-            from tqdm.auto import tqdm
+            from tqdm import tqdm
 
             desc = progress if isinstance(progress, str) else "search"
             bar = tqdm(total=max_steps, desc=desc, unit="step", leave=False)
