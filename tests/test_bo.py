@@ -10,7 +10,13 @@ import numpy as np
 import pytest
 from scipy import stats
 
-from a2v_jax.search.bo import BOConfig, expected_improvement, make_bo
+from a2v_jax.search.bo import (
+    BOConfig,
+    expected_improvement,
+    log_expected_improvement,
+    make_bo,
+    select_top,
+)
 from a2v_jax.search.core import ChunkedRunner, SearchEnv, run, run_population
 from a2v_jax.surrogates.dngo import DNGOConfig
 
@@ -160,6 +166,31 @@ def test_expected_improvement__equals_its_closed_form(preset):
     u = (mean - best) / s
     want = s * (stats.norm.pdf(u) + u * stats.norm.cdf(u))
     np.testing.assert_allclose(got, want, rtol=2e-4, atol=1e-7)
+
+
+def test_log_expected_improvement__matches_float64_where_ei_underflows():
+    z = np.concatenate([np.linspace(-35.0, 4.0, 400), [-13.0, -5.0]])  # branch edges included
+    sigma = np.full_like(z, 0.05)
+    best = 0.8
+    mean = best + z * sigma
+    got = np.asarray(log_expected_improvement(jnp.asarray(mean), jnp.asarray(sigma**2), best), np.float64)
+    zz = (mean.astype(np.float32).astype(np.float64) - best) / sigma  # the z float32 actually sees
+    want = np.log(sigma) + np.log(stats.norm.pdf(zz) + zz * stats.norm.cdf(zz))
+    np.testing.assert_allclose(got, want, rtol=1e-4, atol=1e-3)
+    assert np.all(np.diff(got[:400]) > 0)  # monotone: a usable ranking where the EI is 0
+    ei = np.asarray(expected_improvement(jnp.asarray(mean), jnp.asarray(sigma**2), best, "default"))
+    assert np.sum(ei[:400] == 0) > 100  # ... which the plain EI is not
+
+
+def test_select_top__ties_broken_by_priority_and_masks_respected():
+    score = jnp.array([0.0, 0.0, -jnp.inf, 0.0, -1.0])
+    priority = jnp.array([3.0, 1.0, 4.0, 2.0, 0.0])
+    idx, ok = select_top(score, priority, 1)
+    assert idx.tolist() == [0] and ok.tolist() == [True]
+    idx, ok = select_top(score, priority, 5)
+    assert idx.tolist() == [0, 3, 1, 4, 2] and ok.tolist() == [True, True, True, True, False]
+    idx, ok = select_top(jnp.full((3,), -jnp.inf), priority[:3], 1)
+    assert ok.tolist() == [False]
 
 
 def test_bo_config__presets_and_validation():
