@@ -42,7 +42,7 @@ Presets:
   * the targets are standardised before the fit (pybnn's default, which arch2vec switched off),
     so the weight prior and the box on ``log sigma^2`` do not depend on the signal's scale (an
     accuracy in ``[0, 1]`` whose values spread over a few hundredths); on cifar10 this alone
-    moved 100 seeds from 91.31 +- 0.23 to 91.41 +- 0.19 (valid) with the same search;
+    raised the mean validation accuracy of 100 seeds by about 0.1 point (91.31 to 91.41);
   * no query is charged past the budget.
 
 Both presets fit the two regression hyper-parameters by a grid and golden-section search on the
