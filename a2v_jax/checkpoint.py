@@ -1,4 +1,4 @@
-"""Orbax checkpoints of a pretraining run, and the workdir's identity check."""
+"""Orbax checkpoints of a pretraining run, the workdir's identity check, and loading a trained model back."""
 
 from __future__ import annotations
 
@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any
 
 import jax
+import jax.numpy as jnp
 import orbax.checkpoint as ocp
 
 
@@ -64,3 +65,63 @@ class Checkpointer:
         """Waits for pending saves and releases the manager."""
         self._mngr.wait_until_finished()
         self._mngr.close()
+
+
+def load_pretrained_state(workdir: str | Path, member: int = 0, epoch: int | None = None):
+    """The trained model state of a ``python -m a2v_jax.pretrain`` workdir (its latest checkpoint).
+
+    Args:
+      workdir: the pretraining workdir (holds ``config.json`` and ``checkpoints/``).
+      member: which population member (0 = the run's ``--seed``).
+      epoch: checkpoint epoch to load; None: the latest.
+
+    Returns:
+      An :class:`~a2v_jax.train.A2VState` for :func:`~a2v_jax.train.decode_latents` and
+      :func:`reconstruct_codes`.
+
+    Raises:
+      FileNotFoundError: the workdir has no ``config.json`` or no checkpoint.
+      ValueError: ``member`` is outside the population.
+    """
+    from a2v_jax.config import ModelConfig, Preset, TrainConfig
+    from a2v_jax.spaces.nb201 import NUM_NODES, OP_NAMES
+    from a2v_jax.train import create_state
+
+    workdir = Path(workdir)
+    cfg_path = workdir / "config.json"
+    if not cfg_path.is_file():
+        raise FileNotFoundError(f"{cfg_path} not found: is {workdir} a pretraining workdir?")
+    ident = json.loads(cfg_path.read_text())
+    if ident.get("space") != "nb201":
+        raise ValueError(f"{cfg_path}: space {ident.get('space')!r} is not supported (nb201 only)")
+    population = int(ident["population"])
+    if not 0 <= member < population:
+        raise ValueError(f"member {member} is outside the population of {population} in {cfg_path}")
+    state = create_state(
+        jax.random.key(0),
+        NUM_NODES,
+        len(OP_NAMES),
+        Preset(**ident["preset"]),
+        ModelConfig(**ident["model"]),
+        TrainConfig(**ident["train"]),
+    )
+    # Restored as saved (no template), so the rest of the checkpoint (optimiser, prior sums) may
+    # change layout without breaking this; only the model variables are used.
+    mngr = ocp.CheckpointManager((workdir / "checkpoints").absolute())
+    try:
+        epoch = mngr.latest_step() if epoch is None else epoch
+        if epoch is None:
+            raise FileNotFoundError(f"{workdir / 'checkpoints'} holds no checkpoint")
+        raw = mngr.restore(epoch, args=ocp.args.StandardRestore())
+    finally:
+        mngr.close()
+
+    def pick(saved, like, name):
+        if jax.tree.structure(saved) != jax.tree.structure(like):
+            raise ValueError(f"{workdir}: checkpoint {epoch} {name} do not match the model in {cfg_path}")
+        return jax.tree.map(lambda x, ref: jnp.asarray(x[member], ref.dtype), saved, like)
+
+    return state.replace(
+        params=pick(raw["params"], state.params, "params"),
+        batch_stats=pick(raw["batch_stats"], state.batch_stats, "batch statistics"),
+    )

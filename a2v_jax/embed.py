@@ -8,7 +8,19 @@ from pathlib import Path
 
 import numpy as np
 
+#: Keys that :func:`save_embeddings` writes.
 EMBEDDING_KEYS = ("features", "arch_str", "index", "checkpoint", "space", "preset", "seed", "order")
+#: Keys every readable ``embeddings.npz`` must hold; the others are metadata (a hand-made file
+#: with only these two is accepted by search, with its metadata reported as unknown).
+REQUIRED_KEYS = ("features", "arch_str")
+
+
+class EmbeddingsError(ValueError):
+    """An embeddings file is unreadable, malformed, or does not match the benchmark table."""
+
+
+class EmbeddingsNotFoundError(EmbeddingsError, FileNotFoundError):
+    """The embeddings file does not exist."""
 
 
 @dataclass(frozen=True)
@@ -17,12 +29,24 @@ class Embeddings:
 
     features: np.ndarray  # (P, D) float32 node-averaged eval-mode μ
     arch_str: np.ndarray  # (P,) str architecture identifiers
-    index: np.ndarray  # (P,) int64 benchmark index, -1 where no table was loaded
-    checkpoint: str  # checkpoint the features came from
-    space: str
-    preset: str
-    seed: int
-    order: str  # "benchmark" (table index order) or "enumeration" (the space's own order)
+    index: np.ndarray  # (P,) int64 benchmark index, -1 where no table was loaded (or unknown)
+    checkpoint: str  # checkpoint the features came from ("" if the file does not say)
+    space: str  # "" if the file does not say
+    preset: str  # "" if the file does not say
+    seed: int  # -1 if the file does not say
+    order: str  # "benchmark" (table index order), "enumeration" (the space's own order) or ""
+    path: str = ""  # where it was read from ("" for one built in memory)
+
+    @property
+    def meta(self) -> dict:
+        """The metadata as JSON-able values (for reports)."""
+        return {
+            "checkpoint": self.checkpoint,
+            "space": self.space,
+            "preset": self.preset,
+            "seed": self.seed,
+            "order": self.order,
+        }
 
 
 def save_embeddings(path: str | os.PathLike, emb: Embeddings, extra: dict | None = None) -> None:
@@ -45,48 +69,70 @@ def save_embeddings(path: str | os.PathLike, emb: Embeddings, extra: dict | None
     os.replace(tmp, path)
 
 
+def _scalar(data: dict, key: str, kind: type, default):
+    if key not in data:
+        return default
+    v = data[key]
+    if v.ndim != 0:
+        raise EmbeddingsError(f"'{key}' must be a scalar, got shape {v.shape}")
+    v = v.item()
+    return kind(v.decode() if isinstance(v, bytes) else v)
+
+
 def load_embeddings(path: str | os.PathLike) -> Embeddings:
     """Reads and checks an ``embeddings.npz``.
 
+    ``features (P, D)`` float and ``arch_str (P,)`` strings are required; ``index (P,)`` and the
+    scalar metadata that :func:`save_embeddings` writes are read when present.
+
     Raises:
-      FileNotFoundError: the file does not exist.
-      ValueError: a key is missing, shapes disagree, or features are not finite (names the file).
+      EmbeddingsNotFoundError: the file does not exist (also a ``FileNotFoundError``).
+      EmbeddingsError: unreadable file, a required key missing, shapes or dtypes wrong, or a
+        non-finite feature row; the message names the file and the first offending key or row.
     """
     path = Path(path)
     if not path.exists():
-        raise FileNotFoundError(
-            f"embeddings file {path} does not exist; run `python -m a2v_jax.pretrain` first"
+        raise EmbeddingsNotFoundError(
+            f"{path}: embeddings file not found; run `python -m a2v_jax.pretrain` first"
         )
     try:
         with np.load(path, allow_pickle=False) as f:
-            missing = [k for k in EMBEDDING_KEYS if k not in f.files]
-            if missing:
-                raise ValueError(f"embeddings file {path} lacks {missing}")
-            data = {k: f[k] for k in EMBEDDING_KEYS}
-    except (OSError, EOFError) as e:
-        raise ValueError(f"embeddings file {path} is unreadable or corrupt: {e}") from e
-    feats = data["features"]
-    if (
-        feats.ndim != 2
-        or data["arch_str"].shape != (feats.shape[0],)
-        or data["index"].shape != (feats.shape[0],)
-    ):
-        raise ValueError(
-            f"embeddings file {path}: features {feats.shape}, arch_str {data['arch_str'].shape} and "
-            f"index {data['index'].shape} disagree"
+            data = {k: f[k] for k in f.files}
+    except (OSError, EOFError, ValueError) as e:
+        raise EmbeddingsError(f"{path}: cannot read it as an .npz file: {e}") from e
+    missing = [k for k in REQUIRED_KEYS if k not in data]
+    if missing:
+        raise EmbeddingsError(f"{path}: missing key(s) {missing}; it has {sorted(data)}")
+    feats, arch = data["features"], data["arch_str"]
+    if feats.ndim != 2 or feats.shape[0] == 0 or not np.issubdtype(feats.dtype, np.floating):
+        raise EmbeddingsError(
+            f"{path}: 'features' must be a non-empty (P, D) float array, got {feats.dtype} {feats.shape}"
         )
-    if not np.all(np.isfinite(feats)):
-        bad = int(np.flatnonzero(~np.isfinite(feats).all(1))[0])
-        raise ValueError(
-            f"embeddings file {path}: row {bad} ({data['arch_str'][bad]}) has NaN or inf features"
+    p = feats.shape[0]
+    if arch.shape != (p,) or arch.dtype.kind not in "US":
+        raise EmbeddingsError(
+            f"{path}: 'arch_str' must be ({p},) strings to match 'features', got {arch.dtype} {arch.shape}"
         )
+    index = data.get("index", np.full((p,), -1, np.int64))
+    if index.shape != (p,) or index.dtype.kind not in "iu":
+        raise EmbeddingsError(f"{path}: 'index' must be ({p},) integers, got {index.dtype} {index.shape}")
+    bad = np.flatnonzero(~np.isfinite(feats).all(axis=1))
+    if bad.size:
+        raise EmbeddingsError(f"{path}: features row {int(bad[0])} ({arch[bad[0]]}) is not finite")
+    try:
+        meta = {
+            "checkpoint": _scalar(data, "checkpoint", str, ""),
+            "space": _scalar(data, "space", str, ""),
+            "preset": _scalar(data, "preset", str, ""),
+            "seed": _scalar(data, "seed", int, -1),
+            "order": _scalar(data, "order", str, ""),
+        }
+    except (EmbeddingsError, ValueError, TypeError) as e:
+        raise EmbeddingsError(f"{path}: bad metadata: {e}") from e
     return Embeddings(
         features=feats.astype(np.float32),
-        arch_str=data["arch_str"],
-        index=data["index"],
-        checkpoint=str(data["checkpoint"]),
-        space=str(data["space"]),
-        preset=str(data["preset"]),
-        seed=int(data["seed"]),
-        order=str(data["order"]),
+        arch_str=arch.astype(str),
+        index=index.astype(np.int64),
+        path=str(path),
+        **meta,
     )

@@ -165,6 +165,21 @@ def test_load_embeddings__clear_errors(tmp_path):
     np.savez(tmp_path / "nan.npz", features=f, arch_str=np.array(["a", "b"]))
     with pytest.raises(runner.EmbeddingsError, match="row 1 \\(b\\) is not finite"):
         runner.load_embeddings(tmp_path / "nan.npz")
+    (tmp_path / "junk.npz").write_bytes(b"not a zip")
+    with pytest.raises(runner.EmbeddingsError, match="cannot read it as an .npz"):
+        runner.load_embeddings(tmp_path / "junk.npz")
+
+
+def test_load_embeddings__one_loader_for_pretraining_and_search(tmp_path):
+    from a2v_jax import embed
+
+    assert runner.load_embeddings is embed.load_embeddings
+    assert issubclass(embed.EmbeddingsNotFoundError, FileNotFoundError)
+    np.savez(tmp_path / "min.npz", features=np.ones((2, 3), np.float64), arch_str=np.array(["a", "b"]))
+    emb = embed.load_embeddings(tmp_path / "min.npz")  # hand-made: metadata reported as unknown
+    assert emb.features.dtype == np.float32 and list(emb.index) == [-1, -1]
+    assert emb.meta == {"checkpoint": "", "space": "", "preset": "", "seed": -1, "order": ""}
+    assert emb.path == str(tmp_path / "min.npz")
 
 
 @pytest.mark.skipif(

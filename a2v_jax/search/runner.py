@@ -26,6 +26,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from a2v_jax.data import get_protocol, load_nb201, protocol_arrays
+from a2v_jax.embed import Embeddings, EmbeddingsError, load_embeddings
 from a2v_jax.runtime import device_name
 from a2v_jax.search import METHODS, get_strategy, method_traits
 from a2v_jax.search.core import (
@@ -37,8 +38,6 @@ from a2v_jax.search.core import (
 )
 from a2v_jax.spaces.nb201 import CELL_OPS
 
-#: Keys every ``embeddings.npz`` must hold.
-EMBEDDING_KEYS = ("features", "arch_str")
 #: Keys of the report's top-level ``summary`` object that the issue fixes.
 SUMMARY_KEYS = (
     "valid_mean",
@@ -56,57 +55,6 @@ SUMMARY_KEYS = (
     "wall_s",
     "device",
 )
-
-
-class EmbeddingsError(ValueError):
-    """An embeddings file is missing, malformed or does not match the benchmark table."""
-
-
-@dataclasses.dataclass(frozen=True)
-class Embeddings:
-    """The latent table written by pretraining."""
-
-    path: str
-    features: np.ndarray  # (N, D) float32
-    arch_str: np.ndarray  # (N,) str
-    meta: dict  # the 0-d entries (checkpoint, space, preset, seed), as JSON-able values
-
-
-def load_embeddings(path: str | os.PathLike) -> Embeddings:
-    """Reads and checks ``embeddings.npz`` (``features (N, D)``, ``arch_str (N,)``, metadata).
-
-    Raises:
-      EmbeddingsError: naming the file and the missing key, bad shape, or first non-finite row.
-    """
-    path = Path(path)
-    try:
-        with np.load(path, allow_pickle=False) as z:
-            data = {k: z[k] for k in z.files}
-    except FileNotFoundError as e:
-        raise EmbeddingsError(f"{path}: embeddings file not found") from e
-    except (OSError, ValueError) as e:
-        raise EmbeddingsError(f"{path}: cannot read it as an .npz file: {e}") from e
-    missing = [k for k in EMBEDDING_KEYS if k not in data]
-    if missing:
-        raise EmbeddingsError(f"{path}: missing key(s) {missing}; it has {sorted(data)}")
-    feats, arch = data["features"], data["arch_str"]
-    if feats.ndim != 2 or feats.shape[0] == 0 or not np.issubdtype(feats.dtype, np.floating):
-        raise EmbeddingsError(
-            f"{path}: 'features' must be a non-empty (N, D) float array, got {feats.dtype} {feats.shape}"
-        )
-    if arch.shape != (feats.shape[0],) or arch.dtype.kind not in "US":
-        raise EmbeddingsError(
-            f"{path}: 'arch_str' must be ({feats.shape[0]},) strings to match 'features', "
-            f"got {arch.dtype} {arch.shape}"
-        )
-    bad = np.flatnonzero(~np.isfinite(feats).all(axis=1))
-    if bad.size:
-        raise EmbeddingsError(f"{path}: features row {int(bad[0])} ({arch[bad[0]]}) is not finite")
-    meta = {
-        k: v.item() for k, v in data.items() if k not in ("features", "arch_str", "index") and v.ndim == 0
-    }
-    meta = {k: (v.decode() if isinstance(v, bytes) else v) for k, v in meta.items()}
-    return Embeddings(str(path), feats.astype(np.float32), arch.astype(str), meta)
 
 
 @dataclasses.dataclass(frozen=True)
