@@ -12,11 +12,14 @@ run can make: the cheapest architectures first, each once, or the cheapest one o
 strategies that revisit). :class:`ChunkedRunner` then runs the population in fixed-size chunks of
 steps (one compiled program, reused) from a host loop that stops as soon as every seed is done and
 drives a progress bar; its result equals one long :func:`run` step for step, because step ``t``
-always uses ``fold_in(key, t)``.
+always uses ``fold_in(key, t)``. Given a device mesh, it shards the seeds over every device
+(:mod:`a2v_jax.sharding`), padding a seed count that does not divide the mesh; seeds are
+independent, so a sharded run equals the one-device run.
 """
 
 from __future__ import annotations
 
+import functools
 import math
 import time
 from collections.abc import Callable
@@ -27,6 +30,9 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 from flax import struct
+from jax.sharding import Mesh
+
+from a2v_jax.sharding import pad_leading, padded_size, put, replicated, seed_sharding, to_host
 
 #: ``run`` derives the init key with this ``fold_in`` data (-1 mod 2**32), steps use their index.
 INIT_FOLD = 0xFFFFFFFF
@@ -213,24 +219,61 @@ class ChunkedRunner:
     argument. A host loop calls the chunk program until all seeds are ``done`` or ``max_steps``
     steps ran, updating an optional tqdm bar. The result equals :func:`run_population` with the
     same number of steps.
+
+    With a ``mesh`` of more than one device both programs are jitted with the seed axis sharded
+    over all its devices (the env replicated, or sharded with the seeds when ``env_axis=0``);
+    :meth:`prepare` pads the seeds to a multiple of the device count with copies of the last one,
+    and ``__call__`` drops them again.
     """
 
-    def __init__(self, strategy: Strategy, chunk_steps: int = 16, env_axis: int | None = None):
+    def __init__(
+        self,
+        strategy: Strategy,
+        chunk_steps: int = 16,
+        env_axis: int | None = None,
+        mesh: Mesh | None = None,
+    ):
         if chunk_steps < 1:
             raise ValueError(f"chunk_steps must be >= 1, got {chunk_steps}")
+        if mesh is not None and env_axis not in (None, 0):
+            raise ValueError(f"a sharded runner maps envs over axis 0 or none, got env_axis={env_axis}")
         self.strategy = strategy
         self.chunk_steps = chunk_steps
         self.env_axis = env_axis
+        self.mesh = mesh if mesh is not None and mesh.size > 1 else None
         self.traces = 0  # how often the chunk program was traced (a test asserts it stays 1)
 
         def chunk_one(state, env, key, t0):
             self.traces += 1
             return run_steps(strategy, env, state, key, t0, chunk_steps)
 
-        self._init = jax.jit(jax.vmap(lambda e, k: init_state(strategy, e, k), in_axes=(env_axis, 0)))
-        self._chunk = jax.jit(jax.vmap(chunk_one, in_axes=(0, env_axis, 0, None)))
+        init = jax.vmap(lambda e, k: init_state(strategy, e, k), in_axes=(env_axis, 0))
+        chunk = jax.vmap(chunk_one, in_axes=(0, env_axis, 0, None))
+        if self.mesh is None:
+            self._init = jax.jit(init)
+            self._chunk = jax.jit(chunk)
+        else:
+            seeds, rep = seed_sharding(self.mesh), replicated(self.mesh)
+            env_s = rep if env_axis is None else seeds
+            self._init = jax.jit(init, in_shardings=(env_s, seeds), out_shardings=seeds)
+            self._chunk = jax.jit(chunk, in_shardings=(seeds, env_s, seeds, rep), out_shardings=seeds)
         self._init_exe = None
         self._chunk_exe = None
+
+    def prepare(self, env: SearchEnv, keys: chex.PRNGKey) -> tuple[SearchEnv, chex.PRNGKey]:
+        """The env and keys placed on the mesh, seeds padded to a multiple of its size.
+
+        Without a mesh they are returned unchanged. :meth:`init` and :meth:`chunk` of a sharded
+        runner take prepared inputs; ``__call__`` and :meth:`compile` prepare their own.
+        """
+        if self.mesh is None:
+            return env, keys
+        size = padded_size(keys.shape[0], self.mesh.size)
+        seeds = seed_sharding(self.mesh)
+        keys = put(pad_leading(keys, size), seeds)
+        stacked = self.env_axis is not None
+        env = put(pad_leading(env, size), seeds) if stacked else put(env, replicated(self.mesh))
+        return env, keys
 
     def compile(self, env: SearchEnv, keys: chex.PRNGKey) -> float:
         """Compiles both programs ahead of time for these shapes; returns the seconds it took.
@@ -239,6 +282,7 @@ class ChunkedRunner:
         calls with other shapes fail, so use one runner per population size.
         """
         t0 = time.perf_counter()
+        env, keys = self.prepare(env, keys)
         self._init_exe = self._init.lower(env, keys).compile()
         state = jax.eval_shape(self._init, env, keys)
         self._chunk_exe = self._chunk.lower(state, env, keys, jnp.zeros((), jnp.uint32)).compile()
@@ -272,6 +316,8 @@ class ChunkedRunner:
           The final batched state and the records ``(S, T)``, ``T`` the steps run (a multiple of
           ``chunk_steps``, at most ``max_steps`` rounded up).
         """
+        num_seeds = keys.shape[0]
+        env, keys = self.prepare(env, keys)
         state = self.init(env, keys)
         records = []
         bar = None
@@ -286,7 +332,9 @@ class ChunkedRunner:
                 state, rec = self.chunk(state, env, keys, t0)
                 records.append(rec)
                 t0 += self.chunk_steps
-                done = np.asarray(state.log.done)
+                # Padding seeds copy a real one, so they are done when it is; in multi-host runs
+                # every process gathers the same flags and leaves the loop at the same step.
+                done = to_host(state.log.done)[:num_seeds]
                 if bar is not None:
                     bar.update(min(self.chunk_steps, max_steps - bar.n))
                     bar.set_postfix(done=f"{int(done.sum())}/{done.size}")
@@ -296,7 +344,15 @@ class ChunkedRunner:
             if bar is not None:
                 bar.close()
         stacked = jax.tree.map(lambda *xs: jnp.concatenate(xs, axis=1), *records)
+        if keys.shape[0] != num_seeds:
+            state, stacked = _take_first((state, stacked), num_seeds)
         return state, stacked
+
+
+@functools.partial(jax.jit, static_argnums=1)
+def _take_first(tree: Any, n: int) -> Any:
+    """The first ``n`` rows of every leaf (drops the seeds that padded a sharded population)."""
+    return jax.tree.map(lambda x: x[:n], tree)
 
 
 def max_queries_in_budget(
