@@ -1,11 +1,13 @@
-"""What a benchmark says about each architecture: NAS-Bench-201 tables and the search protocols on them.
+"""What a benchmark says about each architecture: NAS-Bench-201 and -101 tables, and search protocols.
 
-``python -m a2v_jax.data check nb201`` loads and validates the configured table and prints a summary.
+``python -m a2v_jax.data check nb201`` (or ``check nb101``) loads and validates the configured table and
+prints a summary.
 """
 
 from __future__ import annotations
 
 from a2v_jax.data._errors import ArchNotFoundError, DataError, DataNotConfiguredError
+from a2v_jax.data.nb101 import NB101Table, load_nb101
 from a2v_jax.data.nb201 import DATASETS, SOURCES, NB201DatasetResults, NB201Table, load_nb201
 from a2v_jax.data.protocols import (
     SearchProtocol,
@@ -21,10 +23,12 @@ __all__ = [
     "ArchNotFoundError",
     "DataError",
     "DataNotConfiguredError",
+    "NB101Table",
     "NB201DatasetResults",
     "NB201Table",
     "SearchProtocol",
     "get_protocol",
+    "load_nb101",
     "load_nb201",
     "protocol_arrays",
     "protocol_signal_runs",
