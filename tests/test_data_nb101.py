@@ -285,6 +285,18 @@ def test_decode_model_metrics__fields():
     assert decode_model_metrics(_key(2, 0) + _varint(-5))["trainable_parameters"] == -5
 
 
+def test_decode_model_metrics__canonical_layout_equals_general_decoder():
+    values = (108.0, 1523.25, 1.0, 0.9505, 0.9431)
+    canonical = evaluation(*values)  # the 45-byte layout the protobuf library writes (fast path)
+    reordered = b"".join(_double(k, values[k - 1]) for k in (5, 4, 3, 2, 1))  # general path
+    padded = canonical + _key(15, 0) + _varint(1)  # an unknown field: general path
+    decoded = [
+        decode_model_metrics(_bytes_field(1, e))["evaluation_data"][0] for e in (canonical, reordered, padded)
+    ]
+    assert len(canonical) == 45 and decoded[0] == decoded[1] == decoded[2]
+    assert tuple(decoded[0].values())[:5] == values
+
+
 @pytest.mark.parametrize(
     ("data", "why"),
     [
