@@ -588,7 +588,9 @@ def test_load_nb101__invalid_cell_names_it(env, kwargs, why):
 def test_load_nb101__missing_data_raises_not_configured(env, monkeypatch):
     with pytest.raises(DataNotConfiguredError, match=f"{ENV_NB101_DIR}=DIR.*storage.googleapis.com/nasbench"):
         load_nb101()
-    with pytest.raises(DataNotConfiguredError, match="no such file or directory .*data_dir"):
+    with pytest.raises(
+        DataNotConfiguredError, match="no such file or directory .*data_dir.*put nasbench_only108"
+    ):
         load_nb101(env / "absent")
     monkeypatch.setenv(ENV_NB101_DIR, str(env / "absent"))
     with pytest.raises(DataNotConfiguredError, match=f"no such file or directory .*\\${ENV_NB101_DIR}"):

@@ -146,7 +146,8 @@ def check_nb101(
             raise DataError(f"cannot read {path}: {e}") from e
         summary["sha256"] = digest
         summary["sha256_published"] = PUBLISHED_SHA256.get(path.name)
-        summary["sha256_matches_published"] = digest == PUBLISHED_SHA256.get(path.name)
+        published = PUBLISHED_SHA256.get(path.name)
+        summary["sha256_matches_published"] = None if published is None else digest == published
     return summary
 
 

@@ -21,11 +21,17 @@ first appearance in the file (``NASBench.hash_iterator()`` order, so row ``i`` i
 time at the chosen epoch budget; the means over the 3 repeats. Adjacency and ops are zero-padded to
 7 nodes with the output node left at index ``n - 1``, as arch2vec pads them.
 
-Every record's CRCs are checked (vectorised over records with numpy, about 100 MiB/s), and every
-field is validated; any problem raises :class:`DataError` naming the file, record index and byte
-offset. The converted table is cached under ``$A2V_CACHE_DIR`` (default ``~/.cache/a2v_jax``), keyed
-by the file's name and fingerprint (:func:`a2v_jax.data.paths.file_fingerprint`: all bytes up to
-256 MiB, else size, mtime and the first and last 16 MiB) and the epoch budget.
+Every record's CRCs are checked (vectorised over records with numpy: ~140-190 MiB/s, against ~15
+MiB/s for a pure-Python loop), and every field is validated; any problem raises :class:`DataError`
+naming the file, record index and byte offset. The converted table is cached under
+``$A2V_CACHE_DIR`` (default ``~/.cache/a2v_jax``), keyed by the epoch budget and the file's name and
+fingerprint (:func:`a2v_jax.data.paths.file_fingerprint`: all bytes up to 256 MiB, else size, mtime
+and the first and last 16 MiB: 0.02 s for the 500 MB file, against 0.3 s for a full SHA-256, which
+would double the cached load; ``check nb101 --sha256`` compares the full hash with the published one).
+
+Measured on a synthetic file of the real one's size (423,624 cells, 1,270,872 records, 497 MiB, 2 shared
+CPU cores): conversion 13-16 s with CRC checks (12 s without), peak RSS 1.3 GB including the mapped file;
+loading the 107 MiB cache 0.3 s.
 """
 
 from __future__ import annotations
@@ -782,12 +788,19 @@ def _convert(path: Path, epochs: int, verify_crc: bool, progress: bool) -> NB101
 # --------------------------------------------------------------------------- files and cache
 
 
+def _how_to(file: str) -> str:
+    return (
+        f"put {file} there (download {_URL}{file}; ~499 MB for {ONLY108_FILE}, ~1.95 GB for {FULL_FILE}), "
+        "or point data_dir / --data-dir / "
+        f"${ENV_NB101_DIR} at the file itself"
+    )
+
+
 def not_configured_message(file: str = ONLY108_FILE) -> str:
     """How to tell a2v_jax where the NAS-Bench-101 file is."""
     return (
         "no NAS-Bench-101 data configured: pass data_dir=DIR (CLI: --data-dir DIR) or set "
-        f"{ENV_NB101_DIR}=DIR, where DIR holds {file} (download {_URL}{file}; ~499 MB for "
-        f"{ONLY108_FILE}, ~1.95 GB for {FULL_FILE}); DIR may also be the path of the file itself"
+        f"{ENV_NB101_DIR}=DIR, and {_how_to(file)}"
     )
 
 
@@ -817,14 +830,14 @@ def resolve_nb101_file(data_dir: str | os.PathLike | None = None, file: str = ON
         return d
     if not d.exists():
         raise DataNotConfiguredError(
-            f"{d}: no such file or directory (the NAS-Bench-101 location given by {origin}). "
-            + not_configured_message(file)
+            f"{d}: no such file or directory (the NAS-Bench-101 location given by {origin}); create it and "
+            + _how_to(file)
         )
     if not (d / file).is_file():
         present = sorted(p.name for p in d.glob("*.tfrecord"))
         raise DataNotConfiguredError(
-            f"{d / file}: file not found (the directory holds {present or 'no .tfrecord files'}). "
-            + not_configured_message(file)
+            f"{d / file}: file not found (the directory holds {present or 'no .tfrecord files'}); "
+            + _how_to(file)
         )
     return d / file
 
@@ -934,8 +947,8 @@ def load_nb101(
 ) -> NB101Table:
     """Loads the NAS-Bench-101 table from an official ``.tfrecord``, converting it once into a cache.
 
-    Converting ``nasbench_only108.tfrecord`` reads 1,270,872 records (see the README for the measured
-    time); later loads read the ``.npz`` cache.
+    Converting ``nasbench_only108.tfrecord`` (1,270,872 records) takes about 15 s (module docstring);
+    later loads read the ``.npz`` cache in about 0.3 s.
 
     Args:
       data_dir: a directory holding ``file`` or the file itself (else ``$A2V_NB101_DIR``).
