@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from a2v_jax.spaces.base import InvalidArchitectureError, SearchSpace, graph_rows_hash
+from a2v_jax.spaces.nb101 import NB101Space as NB101Space
 from a2v_jax.spaces.nb201 import NB201Space
 
 _SPACES: dict[str, type] = {"nb201": NB201Space}
