@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 from a2v_jax.spaces.base import InvalidArchitectureError, SearchSpace, graph_rows_hash
+from a2v_jax.spaces.darts import DARTSSpace, Genotype, parse_genotype
 from a2v_jax.spaces.nb101 import NB101Space as NB101Space
 from a2v_jax.spaces.nb201 import NB201Space
 
-_SPACES: dict[str, type] = {"nb201": NB201Space}
+_SPACES: dict[str, type] = {"nb201": NB201Space, "darts": DARTSSpace}
 
 
 def get_space(name: str) -> SearchSpace:
@@ -17,4 +18,13 @@ def get_space(name: str) -> SearchSpace:
         raise ValueError(f"unknown search space {name!r}; available: {sorted(_SPACES)}") from None
 
 
-__all__ = ["InvalidArchitectureError", "NB201Space", "SearchSpace", "get_space", "graph_rows_hash"]
+__all__ = [
+    "DARTSSpace",
+    "Genotype",
+    "InvalidArchitectureError",
+    "NB201Space",
+    "SearchSpace",
+    "get_space",
+    "graph_rows_hash",
+    "parse_genotype",
+]
