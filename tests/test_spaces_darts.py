@@ -17,6 +17,7 @@ from a2v_jax.spaces.darts import (
     OP_NAMES,
     DARTSSpace,
     Genotype,
+    _hash_module,
     as_genotype,
     cell_from_genotype,
     cell_hashes,
@@ -327,6 +328,38 @@ def test_hash__fast_cell_path_equals_graph_path_and_oracle(random_cells):
     fast = cell_hashes(cells)
     assert fast == graph_hashes(adj, op_idx)
     assert fast == [_oracle_hash(a.astype(int), lab.tolist()) for a, lab in zip(adj, op_idx, strict=True)]
+
+
+# Published NAS-Bench-101 module hashes (the same (matrix, labels) pairs tests/test_spaces_nb101.py cites):
+# labels -1 input, -2 output, 0 conv3x3, 1 conv1x1, 2 maxpool3x3.
+NB101_PUBLISHED = [
+    (  # the nasbench README cell; google-research/unified_functional_hashing evaluator_test.py
+        {1: [0], 2: [0], 3: [0], 4: [3], 5: [0], 6: [1, 2, 4, 5]},
+        [-1, 1, 0, 0, 0, 2, -2],
+        "28cfc7874f6d200472e1a9dcd8650aa0",
+    ),
+    (  # microsoft/nni BenchmarksExample.ipynb, first record's 'hash'
+        {1: [0], 2: [1], 3: [2], 4: [0], 5: [0, 3, 4], 6: [2, 5]},
+        [-1, 0, 2, 0, 0, 1, -2],
+        "00005c142e6f48ac74fdcf73e3439874",
+    ),
+]
+
+
+@pytest.mark.parametrize(("inputs", "labels", "expected"), NB101_PUBLISHED)
+def test_private_hash_module__reproduces_published_nasbench_hashes(inputs, labels, expected):
+    adj = np.zeros((7, 7), dtype=np.int64)
+    for v, sources in inputs.items():
+        adj[sources, v] = 1
+    assert _hash_module(adj, labels) == expected
+
+
+def test_private_hash_module__equals_shared_nb101_hash_module(random_cells):
+    from a2v_jax.spaces.nb101 import hash_module
+
+    adj, ops = encode_cells(random_cells[:30])
+    op_idx = ops.argmax(-1)
+    assert graph_hashes(adj, op_idx) == [hash_module(a, lab) for a, lab in zip(adj, op_idx, strict=True)]
 
 
 def test_canonical_hash__invariant_to_isomorphic_rewrites():

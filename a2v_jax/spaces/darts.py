@@ -541,8 +541,9 @@ def _hash_module(adjacency: np.ndarray, labels: Sequence[int]) -> str:
     Each node starts from the MD5 of ``str((out_degree, in_degree, label))``; then, ``N`` times,
     every node's hash becomes the MD5 of its in-neighbours' hashes sorted and joined, ``'|'``, its
     out-neighbours' likewise, ``'|'``, its own hash. The fingerprint is the MD5 of ``str`` of the
-    sorted final hashes (a Python list of str). Written here from that description; the same
-    function is being added to ``nb101.py`` and this private copy is to be replaced by it.
+    sorted final hashes (a Python list of str). Written here from that description; it reproduces
+    published NAS-Bench-101 hashes and equals :func:`a2v_jax.spaces.nb101.hash_module` (both
+    tested), which is to replace this private copy (see :data:`graph_fingerprint`).
     """
     a = np.asarray(adjacency) != 0
     n = a.shape[0]
@@ -570,8 +571,9 @@ def _hash_module(adjacency: np.ndarray, labels: Sequence[int]) -> str:
     return md5(("[" + ", ".join(f"'{h}'" for h in sorted(hashes)) + "]").encode()).hexdigest()
 
 
-#: The graph fingerprint used for dedup and canonical hashes. Swap for the shared NAS-Bench-101
-#: ``hash_module`` once ``a2v_jax/spaces/nb101.py`` provides it (same algorithm, same values).
+#: The graph fingerprint used for dedup and canonical hashes. To swap in the shared
+#: :func:`a2v_jax.spaces.nb101.hash_module` (same values, tested), assign it here; :func:`cell_hashes`
+#: then hashes the encoded graphs instead of taking its faster cell-array path.
 graph_fingerprint = _hash_module
 
 
