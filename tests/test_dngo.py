@@ -105,6 +105,96 @@ def test_fit_hyperparameters__matches_nelder_mead(likelihood):
     np.testing.assert_allclose(mll, D.log_marginal_likelihood(phi, y, mask, la, ls, likelihood), atol=1e-3)
 
 
+def _np_mll_f32(theta, phi, y):
+    """The original's likelihood as NumPy 1.x ran it: ``Theta`` and ``y`` float32 arrays and the
+    float64 scalars ``alpha, beta`` do not promote them, so ``K``, its inverse and its determinant
+    are float32 (the determinant overflows at about e^88.7)."""
+    if np.any(np.abs(theta) > 10):
+        return -np.inf
+    a, b = np.exp(theta[0]), 1 / np.exp(theta[1])
+    p32, y32 = phi.astype(np.float32), y.astype(np.float32)
+    n, d = p32.shape
+    k = (b * (p32.T @ p32)).astype(np.float32) + (a * np.eye(d)).astype(np.float32)
+    m = (np.float32(b) * np.linalg.inv(k) @ p32.T) @ y32
+    sign, logdet = np.linalg.slogdet(k)
+    with np.errstate(over="ignore"):
+        det = float(sign * np.exp(np.float32(logdet)))
+    mll = d / 2 * np.log(a) + n / 2 * np.log(b) - n / 2 * np.log(2 * np.pi) - a / 2 * float(m @ m)
+    mll = mll - b / 2 * float(np.linalg.norm(y32 - p32 @ m, 2)) - 0.5 * np.log(det + 1e-10)
+    return -1e25 if np.isnan(mll) else mll
+
+
+def test_log_marginal_likelihood__float32_determinant_overflows_where_float64_does_not():
+    phi, y, mask = _basis_data(n=40, n_max=40, h=32, seed=1)
+    theta = np.array([1.0, -4.0])  # log|K| about 190: above float32's 88.7, far below float64's 709
+    assert np.isfinite(D.log_marginal_likelihood(phi, y, mask, *theta, likelihood="paper"))
+    assert D.log_marginal_likelihood(phi, y, mask, *theta, likelihood="paper", det_dtype="float32") == -np.inf
+    assert _np_mll_f32(theta, phi, y) == -np.inf
+    ok = np.array([-2.0, 0.5])  # small alpha and beta: |K| fits float32
+    np.testing.assert_allclose(
+        D.log_marginal_likelihood(phi, y, mask, *ok, likelihood="paper", det_dtype="float32"),
+        _np_mll_f32(ok, phi, y),
+        rtol=1e-4,
+    )
+
+
+def _rosen(x):
+    return (1 - x[0]) ** 2 + 10 * (x[1] - x[0] ** 2) ** 2
+
+
+def _walled(x):
+    """A bowl at (0.3, -1) with an infinite wall (the overflow cliff) where x0 + x1 > 0.5."""
+    v = (x[0] - 0.3) ** 2 + 3 * (x[1] + 1) ** 2
+    return jnp.where(x[0] + x[1] > 0.5, jnp.inf, v)
+
+
+@pytest.mark.parametrize("f", [_rosen, _walled])
+def test_nelder_mead__follows_scipy_fmin(f):
+    run = jax.jit(lambda x0: D.nelder_mead(f, x0, 400))
+    for x0 in np.random.default_rng(0).normal([0, -3], 1, size=(3, 2)).astype(np.float32):
+        ref = optimize.fmin(lambda t: float(f(t)), x0.astype(np.float64), disp=False, full_output=True)
+        x, fx, calls = run(jnp.asarray(x0))
+        np.testing.assert_allclose(x, ref[0], atol=2e-4)
+        assert abs(int(calls) - ref[3]) <= 6  # float32 vs float64 arithmetic near convergence
+
+
+def test_nelder_mead__a_start_inside_the_wall_never_moves():
+    x0 = np.array([2.0, 2.0], np.float32)  # the whole initial simplex is +inf
+    ref = optimize.fmin(lambda t: float(_walled(t)), x0.astype(np.float64), disp=False)
+    x, fx, calls = D.nelder_mead(_walled, jnp.asarray(x0), 400)
+    np.testing.assert_array_equal(x, x0)
+    np.testing.assert_array_equal(ref, x0)
+    assert fx == np.inf and int(calls) >= 400
+
+
+def test_fit_hyperparameters__nelder_mead_is_the_originals_fmin_from_its_prior_draw():
+    phi, y, mask = _basis_data(n=40, n_max=48, h=24, seed=2)  # 7 of 10 prior draws start infeasible
+    cfg = dataclasses.replace(TINY, likelihood="paper", det_dtype="float32", hyper_opt="nelder-mead")
+    fit = jax.jit(
+        lambda k: D.fit_hyperparameters(jnp.asarray(phi), jnp.asarray(y), jnp.asarray(mask), cfg, k)
+    )
+    p32, y32 = phi[mask], y[mask]
+    stuck = moved = 0
+    for i in range(10):
+        key = jax.random.key(i)
+        p0 = np.asarray(jnp.array([0.0, -3.0]) + jax.random.normal(key, (2,)), np.float64)
+        ref = optimize.fmin(lambda t: -_np_mll_f32(t, p32, y32), p0, disp=False)
+        la, ls, mll = fit(key)
+        if np.array_equal(ref, p0):  # the original never left an infeasible start: neither do we
+            np.testing.assert_allclose([la, ls], p0, rtol=1e-6)
+            assert mll == -np.inf
+            stuck += 1
+        else:
+            # The optimum here lies on the overflow cliff; both crawl along it and stop a little
+            # apart (the cliff's position differs by float32 LU vs interpolated Cholesky terms).
+            np.testing.assert_allclose([la, ls], ref, atol=0.1)
+            assert abs(float(mll) - _np_mll_f32(ref, p32, y32)) < 0.1
+            moved += 1
+    assert stuck >= 1 and moved >= 1  # both behaviours of the original are exercised
+    with pytest.raises(ValueError, match="needs a key"):
+        D.fit_hyperparameters(jnp.asarray(phi), jnp.asarray(y), jnp.asarray(mask), cfg)
+
+
 def _fit_data(n=25, n_max=32, d=4, seed=0):
     rng = np.random.default_rng(seed)
     x = rng.normal(size=(n_max, d)).astype(np.float32)

@@ -74,8 +74,12 @@ LIKELIHOODS = ("paper", "exact")
 # previous one: the grid is one batched call, the golden-section pair is one batched call, and
 # the final triangular inverse waits for the posterior solve (optimization_barrier).
 
-#: ``log`` of the largest float64: the original's ``np.linalg.det`` overflows above it.
+#: ``log`` of the largest float64 and float32: ``np.linalg.det`` of a matrix of that dtype
+#: overflows to ``inf`` above it (the original's ``K`` is float32, see the module docstring).
 LOG_FLOAT64_MAX = float(np.log(np.finfo(np.float64).max))
+LOG_FLOAT32_MAX = float(np.log(np.finfo(np.float32).max))
+_LOG_MAX = {"float64": LOG_FLOAT64_MAX, "float32": LOG_FLOAT32_MAX}
+HYPER_OPTS = ("profile", "nelder-mead")
 #: ``log(1e-10)``: the original adds ``1e-10`` to the determinant before its log.
 LOG_DET_JITTER = math.log(1e-10)
 #: The original clips the predictive variance at float64's machine epsilon.
@@ -99,6 +103,13 @@ class DNGOConfig:
       hyper_refine: golden-section steps around the best grid point (one Cholesky each).
       beta_bisect: bisection steps for the best ``beta`` at fixed ``lambda`` (``paper`` only).
       normalize_output: standardise ``y`` before fitting (the original: no).
+      det_dtype: ``paper`` likelihood only: the dtype whose range the determinant of ``K`` must
+        fit (``-inf`` where it overflows). The original's is ``float32`` (module docstring).
+      hyper_opt: ``profile`` (global: grid + golden section on the profile likelihood) or
+        ``nelder-mead`` (the original's ``scipy.optimize.fmin`` from one prior draw, local).
+      nm_grid: ``nelder-mead`` only: nodes in ``log lambda`` of the table the objective is
+        interpolated from (one Cholesky factor each, in one batched call).
+      nm_maxfun: ``nelder-mead`` only: evaluation budget (``fmin``'s default for 2 parameters).
     """
 
     hidden: int = 128
@@ -111,11 +122,19 @@ class DNGOConfig:
     hyper_refine: int = 10
     beta_bisect: int = 40
     normalize_output: bool = False
+    det_dtype: str = "float64"
+    hyper_opt: str = "profile"
+    nm_grid: int = 161
+    nm_maxfun: int = 400
 
     def __post_init__(self):
         if self.likelihood not in LIKELIHOODS:
             raise ValueError(f"DNGOConfig.likelihood must be one of {LIKELIHOODS}, got {self.likelihood!r}")
-        for name in ("hidden", "epochs", "batch_size", "hyper_grid"):
+        if self.det_dtype not in _LOG_MAX:
+            raise ValueError(f"DNGOConfig.det_dtype must be one of {tuple(_LOG_MAX)}, got {self.det_dtype!r}")
+        if self.hyper_opt not in HYPER_OPTS:
+            raise ValueError(f"DNGOConfig.hyper_opt must be one of {HYPER_OPTS}, got {self.hyper_opt!r}")
+        for name in ("hidden", "epochs", "batch_size", "hyper_grid", "nm_maxfun"):
             if getattr(self, name) < 1:
                 raise ValueError(f"DNGOConfig.{name} must be >= 1, got {getattr(self, name)}")
         if self.hyper_refine == 1 or self.hyper_refine < 0 or self.beta_bisect < 0:
@@ -123,6 +142,8 @@ class DNGOConfig:
                 f"DNGOConfig.hyper_refine must be 0 or >= 2 and beta_bisect >= 0, got "
                 f"{self.hyper_refine}, {self.beta_bisect}"
             )
+        if self.nm_grid < 4:
+            raise ValueError(f"DNGOConfig.nm_grid must be >= 4, got {self.nm_grid}")
         if not (self.lr > 0 and self.theta_bound > 0):
             raise ValueError(f"DNGOConfig.lr and theta_bound must be > 0, got {self.lr}, {self.theta_bound}")
 
@@ -320,11 +341,12 @@ def log_marginal_likelihood(
     log_sigma2: chex.Array,
     likelihood: str = "exact",
     bound: float = 10.0,
+    det_dtype: str = "float64",
 ) -> chex.Array:
     """The log marginal likelihood of ``theta = (log alpha, log sigma^2)`` (module docstring).
 
     ``-inf`` outside the box ``[-bound, bound]^2``, where the ``paper`` determinant overflows
-    float64, and where the float32 Cholesky factor fails.
+    ``det_dtype``, and where the float32 Cholesky factor fails.
 
     Args:
       phi: ``(n_max, H)`` basis values of the observations.
@@ -334,6 +356,7 @@ def log_marginal_likelihood(
       log_sigma2: () log noise variance.
       likelihood: ``exact`` or ``paper``.
       bound: the box.
+      det_dtype: ``paper`` only: ``float64`` or ``float32`` (the original's, see the module docstring).
 
     Returns:
       () float32 log marginal likelihood.
@@ -353,7 +376,7 @@ def log_marginal_likelihood(
         mll = mll - 0.5 * beta * sq - 0.5 * logdet
     else:
         mll = mll - 0.5 * beta * jnp.sqrt(sq) - 0.5 * jnp.logaddexp(logdet, LOG_DET_JITTER)
-        mll = jnp.where(logdet > LOG_FLOAT64_MAX, -jnp.inf, mll)
+        mll = jnp.where(logdet > _LOG_MAX[det_dtype], -jnp.inf, mll)
     bad = _out_of_box(log_alpha, log_sigma2, bound) | jnp.isnan(mll)
     return jnp.where(bad, -jnp.inf, mll)
 
@@ -373,6 +396,23 @@ def _stats(phi, y, mask) -> _Stats:
     return _Stats(phi, y, gram, rhs, n)
 
 
+def _lambda_terms(st: _Stats, log_lam: chex.Array) -> tuple[chex.Array, chex.Array, chex.Array]:
+    """``(log|A + lambda I|, |y - Phi m|^2, |m|^2)`` with ``m = (A + lambda I)^-1 Phi^T y``.
+
+    Everything in the likelihood that depends on ``lambda = alpha / beta`` (``K = beta (A + lambda
+    I)`` and ``m`` does not depend on ``beta``), from one Cholesky factor.
+    """
+    d = st.gram.shape[0]
+    chol = jnp.linalg.cholesky(st.gram + jnp.exp(log_lam) * jnp.eye(d, dtype=st.gram.dtype))
+    ld = 2.0 * jnp.sum(jnp.log(jnp.diagonal(chol)))  # log|A + lambda I|
+    z = jax.scipy.linalg.solve_triangular(chol, st.rhs, lower=True)  # (H,)
+    # The residual is computed, not taken as y^T y - |z|^2: that difference cancels badly in
+    # float32 when the noise is small (the exact likelihood often pins sigma^2 at e^-10).
+    m = jax.scipy.linalg.solve_triangular(chol, z, lower=True, trans="T")  # (H,)
+    rr = jnp.sum(jnp.square(st.y - jnp.dot(st.phi, m, precision=_HI)))  # |r|^2
+    return ld, rr, jnp.sum(jnp.square(m))
+
+
 def _profile(st: _Stats, log_lam: chex.Array, cfg: DNGOConfig) -> tuple[chex.Array, chex.Array]:
     """The best ``log beta`` at ``lambda = exp(log_lam)`` and the likelihood there.
 
@@ -382,25 +422,18 @@ def _profile(st: _Stats, log_lam: chex.Array, cfg: DNGOConfig) -> tuple[chex.Arr
     d = st.gram.shape[0]
     bound = cfg.theta_bound
     lam = jnp.exp(log_lam)
-    chol = jnp.linalg.cholesky(st.gram + lam * jnp.eye(d, dtype=st.gram.dtype))
-    ld = 2.0 * jnp.sum(jnp.log(jnp.diagonal(chol)))  # log|A + lambda I|
-    z = jax.scipy.linalg.solve_triangular(chol, st.rhs, lower=True)  # (H,)
+    ld, rr, mm = _lambda_terms(st, log_lam)
     # log beta = -log sigma^2 in [-B, B] and log alpha = log_lam + log beta in [-B, B].
     lo = jnp.maximum(-bound, -bound - log_lam)
     hi = jnp.minimum(bound, bound - log_lam)
     const = 0.5 * d * log_lam - 0.5 * st.n * math.log(2 * math.pi)
-    # The residual is computed, not taken as y^T y - |z|^2: that difference cancels badly in
-    # float32 when the noise is small (the exact likelihood often pins sigma^2 at e^-10).
-    m = jax.scipy.linalg.solve_triangular(chol, z, lower=True, trans="T")  # (H,)
-    rr = jnp.sum(jnp.square(st.y - jnp.dot(st.phi, m, precision=_HI)))  # |r|^2
-    mm = jnp.sum(jnp.square(m))
     if cfg.likelihood == "exact":
         q = rr + lam * mm
         lb = jnp.clip(jnp.log(st.n / q), lo, hi)
         mll = const + 0.5 * st.n * lb - 0.5 * jnp.exp(lb) * q - 0.5 * ld
     else:
         q = jnp.sqrt(rr) + lam * mm
-        hi = jnp.minimum(hi, (LOG_FLOAT64_MAX - ld) / d - 1e-4)  # |K| must not overflow
+        hi = jnp.minimum(hi, (_LOG_MAX[cfg.det_dtype] - ld) / d - 1e-4)  # |K| must not overflow
 
         def f(lb):
             ldk = d * lb + ld  # log|K|
@@ -423,25 +456,173 @@ def _profile(st: _Stats, log_lam: chex.Array, cfg: DNGOConfig) -> tuple[chex.Arr
     return jnp.where(jnp.isnan(mll) | (hi < lo), -jnp.inf, mll), lb
 
 
+def nelder_mead(
+    f, x0: chex.Array, maxfun: int, xatol: float = 1e-4, fatol: float = 1e-4
+) -> tuple[chex.Array, chex.Array, chex.Array]:
+    """Minimises ``f`` from ``x0`` as ``scipy.optimize.fmin`` does (Nelder--Mead, defaults).
+
+    The same algorithm step for step: the initial simplex ``x0`` plus each coordinate scaled by
+    1.05 (``0.00025`` where it is 0); reflection 1, expansion 2, contraction 0.5, shrink 0.5; a
+    stable sort of the vertices after every iteration; stop once the vertices lie within ``xatol``
+    and their values within ``fatol`` of the best, or once ``maxfun`` evaluations (or as many
+    iterations) are used, checked at the top of each iteration. Every candidate of an iteration is
+    evaluated (that is cheap here and keeps the loop branch-free under ``vmap``) but only those the
+    sequential algorithm would evaluate are counted. As in scipy, ``+inf`` values are ordinary
+    values: a simplex whose vertices are all ``+inf`` only shrinks towards its first vertex.
+
+    Args:
+      f: scalar objective of a ``(n,)`` point; must not return NaN.
+      x0: ``(n,)`` start.
+      maxfun: evaluation budget (scipy's default is ``200 n``, also used as the iteration cap).
+      xatol: simplex-size tolerance.
+      fatol: value tolerance.
+
+    Returns:
+      ``(x (n,), f(x) (), evaluations ())``.
+    """
+    x0 = jnp.asarray(x0, jnp.float32)
+    n = x0.shape[0]
+    eye = jnp.eye(n, dtype=bool)
+    bumped = jnp.where(x0 != 0, 1.05 * x0, 0.00025)  # (n,)
+    sim = jnp.concatenate([x0[None], jnp.where(eye, bumped[None, :], x0[None, :])])  # (n+1, n)
+    fsim = jax.vmap(f)(sim)  # (n+1,)
+
+    def ordered(sim, fsim):
+        order = jnp.argsort(fsim, stable=True)
+        return sim[order], fsim[order]
+
+    sim, fsim = ordered(sim, fsim)
+
+    def cond(c):
+        _, _, calls, iters, done = c
+        return (~done) & (calls < maxfun) & (iters < maxfun)
+
+    def body(c):
+        sim, fsim, calls, iters, _ = c
+        done = (jnp.max(jnp.abs(sim[1:] - sim[0])) <= xatol) & (jnp.max(jnp.abs(fsim[0] - fsim[1:])) <= fatol)
+        xbar = jnp.mean(sim[:-1], axis=0)
+        worst = sim[-1]
+        cand = jnp.stack(
+            [
+                2.0 * xbar - worst,  # reflection
+                3.0 * xbar - 2.0 * worst,  # expansion
+                1.5 * xbar - 0.5 * worst,  # outside contraction
+                0.5 * xbar + 0.5 * worst,  # inside contraction
+            ]
+        )
+        shrunk = sim[0] + 0.5 * (sim[1:] - sim[0])  # (n, n)
+        fc = jax.vmap(f)(jnp.concatenate([cand, shrunk]))
+        fr, fe, fo, fi, fs = fc[0], fc[1], fc[2], fc[3], fc[4:]
+        expand = fr < fsim[0]
+        take_r = ~expand & (fr < fsim[-2])
+        contract = ~expand & ~take_r
+        outside = contract & (fr < fsim[-1])
+        out_ok = outside & (fo <= fr)
+        in_ok = contract & ~outside & (fi < fsim[-1])
+        shrink = contract & ~out_ok & ~in_ok
+        pick = jnp.where(
+            expand,
+            jnp.where(fe < fr, 1, 0),
+            jnp.where(take_r, 0, jnp.where(out_ok, 2, 3)),
+        )
+        last_x, last_f = cand[pick], jnp.stack([fr, fe, fo, fi])[pick]
+        new_sim = jnp.where(shrink, jnp.concatenate([sim[:1], shrunk]), sim.at[-1].set(last_x))
+        new_fsim = jnp.where(shrink, jnp.concatenate([fsim[:1], fs]), fsim.at[-1].set(last_f))
+        new_sim, new_fsim = ordered(new_sim, new_fsim)
+        used = 1 + (expand | contract).astype(jnp.int32) + n * shrink.astype(jnp.int32)
+        keep = lambda old, new: jnp.where(done, old, new)  # noqa: E731
+        return (
+            keep(sim, new_sim),
+            keep(fsim, new_fsim),
+            keep(calls, calls + used),
+            keep(iters, iters + 1),
+            done,
+        )
+
+    init = (sim, fsim, jnp.asarray(n + 1, jnp.int32), jnp.asarray(1, jnp.int32), jnp.asarray(False))
+    sim, fsim, calls, _, _ = jax.lax.while_loop(cond, body, init)
+    return sim[0], fsim[0], calls
+
+
+def _catmull_rom(nodes: chex.Array, vals: chex.Array, x: chex.Array) -> chex.Array:
+    """Cubic (Catmull--Rom) interpolation of ``vals (G, K)`` on uniform ``nodes (G,)`` at ``x``."""
+    g = nodes.shape[0]
+    s = (x - nodes[0]) / (nodes[1] - nodes[0])
+    j = jnp.clip(jnp.floor(s), 0, g - 2).astype(jnp.int32)
+    t = s - j
+    p0, p1 = vals[jnp.maximum(j - 1, 0)], vals[j]
+    p2, p3 = vals[j + 1], vals[jnp.minimum(j + 2, g - 1)]
+    return 0.5 * (
+        2.0 * p1
+        + (p2 - p0) * t
+        + (2.0 * p0 - 5.0 * p1 + 4.0 * p2 - p3) * t**2
+        + (3.0 * (p1 - p2) + p3 - p0) * t**3
+    )
+
+
+def _fit_nelder_mead(st: _Stats, key: chex.PRNGKey, cfg: DNGOConfig) -> tuple[chex.Array, ...]:
+    """The original's optimiser: ``fmin`` on ``-mll`` from one prior draw (module docstring).
+
+    ``-mll(theta)`` needs ``log|A + lambda I|``, ``|r|^2`` and ``|m|^2`` at ``lambda = alpha /
+    beta``; those are tabulated at ``cfg.nm_grid`` values of ``log lambda`` (one batched Cholesky
+    call) and interpolated (cubic in ``log lambda``; the last two through their logarithms), so the
+    few hundred evaluations of a run cost no factorisation. The original maps a NaN likelihood to
+    ``-1e25``; nodes where the float32 factor fails do the same here.
+    """
+    d = st.gram.shape[0]
+    bound = cfg.theta_bound
+    nodes = jnp.linspace(-2 * bound, 2 * bound, cfg.nm_grid, dtype=jnp.float32)  # (G,)
+    ld, rr, mm = jax.vmap(lambda ll: _lambda_terms(st, ll))(nodes)  # (G,) each
+    table = jnp.stack([ld, jnp.log(rr), jnp.log(mm)], axis=-1)  # (G, 3)
+    log_max = _LOG_MAX[cfg.det_dtype]
+
+    def neg_mll(theta):
+        la, ls = theta[0], theta[1]
+        ld_, lrr, lmm = _catmull_rom(nodes, table, la + ls)
+        rr_, mm_ = jnp.exp(lrr), jnp.exp(lmm)
+        lb = -ls
+        logdet = d * lb + ld_  # log|K|, K = beta (A + lambda I)
+        mll = 0.5 * d * la + 0.5 * st.n * lb - 0.5 * st.n * math.log(2 * math.pi) - 0.5 * jnp.exp(la) * mm_
+        if cfg.likelihood == "exact":
+            mll = mll - 0.5 * jnp.exp(lb) * rr_ - 0.5 * logdet
+        else:
+            mll = mll - 0.5 * jnp.exp(lb) * jnp.sqrt(rr_) - 0.5 * jnp.logaddexp(logdet, LOG_DET_JITTER)
+            mll = jnp.where(logdet > log_max, -jnp.inf, mll)
+        mll = jnp.where(jnp.isnan(mll), -1e25, mll)
+        return -jnp.where(_out_of_box(la, ls, bound), -jnp.inf, mll)
+
+    x0 = jnp.array([0.0, -3.0]) + jax.random.normal(key, (2,))  # the prior draw N(0, 1), N(-3, 1)
+    x, fx, _ = nelder_mead(neg_mll, x0, cfg.nm_maxfun)
+    return x[0], x[1], -fx
+
+
 def fit_hyperparameters(
-    phi: chex.Array, y: chex.Array, mask: chex.Array, cfg: DNGOConfig
+    phi: chex.Array, y: chex.Array, mask: chex.Array, cfg: DNGOConfig, key: chex.PRNGKey | None = None
 ) -> tuple[chex.Array, chex.Array, chex.Array]:
     """``theta = (log alpha, log sigma^2)`` maximising the log marginal likelihood in the box.
 
-    A grid of ``cfg.hyper_grid`` values of ``log lambda`` (``lambda = alpha / beta``) over
-    ``[-2B, 2B]``, the best ``beta`` for each in closed form (or by bisection), then
-    ``cfg.hyper_refine`` golden-section steps between the best grid point's neighbours.
+    ``cfg.hyper_opt == "nelder-mead"``: the original's local search from a prior draw (``key``
+    required; see :func:`nelder_mead`). ``profile``: a grid of ``cfg.hyper_grid`` values of
+    ``log lambda`` (``lambda = alpha / beta``) over ``[-2B, 2B]``, the best ``beta`` for each in
+    closed form (or by bisection), then ``cfg.hyper_refine`` golden-section steps between the best
+    grid point's neighbours.
 
     Args:
       phi: ``(n_max, H)`` basis values of the observations.
       y: ``(n_max,)`` targets.
       mask: ``(n_max,)`` bool, valid rows.
       cfg: the config (``likelihood``, ``theta_bound``, grid sizes).
+      key: the prior draw that starts Nelder--Mead (unused by ``profile``).
 
     Returns:
-      ``(log_alpha (), log_sigma2 (), mll ())``.
+      ``(log_alpha (), log_sigma2 (), mll ())``; with Nelder--Mead ``mll`` is ``-inf`` when the
+      search never left an infeasible start (the original then uses that start as it is).
     """
     st = _stats(phi, y, mask)
+    if cfg.hyper_opt == "nelder-mead":
+        if key is None:
+            raise ValueError("fit_hyperparameters: hyper_opt='nelder-mead' needs a key for its prior draw")
+        return _fit_nelder_mead(st, key, cfg)
     bound = cfg.theta_bound
     grid = jnp.linspace(-2 * bound, 2 * bound, cfg.hyper_grid, dtype=jnp.float32)  # (G,)
     mlls, lbs = jax.vmap(lambda ll: _profile(st, ll, cfg))(grid)
@@ -550,10 +731,11 @@ def dngo_fit(
         y_mean, y_std = jnp.zeros((), jnp.float32), jnp.ones((), jnp.float32)
     yt = jnp.where(mask, (y - y_mean) / y_std, 0.0)
     k_init, k_train = jax.random.split(key)
+    k_hyper = jax.random.fold_in(key, 2)  # Nelder--Mead's prior draw (profile: unused)
     params = init_mlp(k_init, x.shape[1], cfg.hidden)
     params, _ = train_mlp(params, xs, yt, mask, k_train, cfg, n_bound)
     phi = basis(params, xs)  # (n_max, H)
-    log_alpha, log_sigma2, mll = fit_hyperparameters(phi, yt, mask, cfg)
+    log_alpha, log_sigma2, mll = fit_hyperparameters(phi, yt, mask, cfg, k_hyper)
     post = blr_posterior(phi, yt, mask, log_alpha, log_sigma2)
     chol, _ = jax.lax.optimization_barrier((post.chol, post.mean))  # after the solve (_serial_lapack)
     eye = jnp.eye(cfg.hidden, dtype=jnp.float32)
