@@ -43,14 +43,61 @@ from typing import Literal
 
 @dataclass(frozen=True)
 class ModelConfig:
-    """The GIN variational autoencoder (reference §3)."""
+    """The GIN variational autoencoder (reference §3), or one of the baselines of reference §9.3.
 
-    hidden: int = 128  # H, GIN MLP width
+    ``encoder`` and ``variational`` select the four rows of the paper's NB101 pretraining table
+    (:data:`MODEL_VARIANTS`); every variant shares the decoder (dropout, ``Linear(D -> C)`` op
+    logits, inner-product adjacency logits), the loss of the preset and the metrics.
+    """
+
+    hidden: int = 128  # H, GIN MLP / GCN width
     latent: int = 16  # D, per-node latent size
-    num_layers: int = 4  # GIN layers (the original's num_hops=5)
+    num_layers: int = 4  # message-passing layers (the original's num_hops=5)
     dropout: float = 0.3  # decoder dropout on z, training only
     bn_momentum: float = 0.1  # PyTorch convention: new = (1 - m) * old + m * batch
     bn_eps: float = 1e-5
+    # "gin": arch2vec's GIN; "gcn": Kipf & Welling's GCN, D^-1/2 (Â + I) D^-1/2, no BatchNorm.
+    encoder: Literal["gin", "gcn"] = "gin"
+    # True: z = μ + ε·exp(ℓ) in training and the KL term in the loss; False: a plain
+    # autoencoder, z = μ, no log σ head and no KL term.
+    variational: bool = True
+
+
+#: The four models of the paper's NB101 pretraining table (reference §9.3), by name.
+#:
+#: - ``arch2vec``: the GIN VAE (reference §3).
+#: - ``arch2vec_no_kl``: "arch2vec w/o KL": the same GIN encoder and decoder as a plain
+#:   autoencoder (the original's unused ``GIN`` class: one ``fc`` head, ``z = μ``, no KL term).
+#: - ``gae``: Kipf & Welling's graph autoencoder: a GCN encoder (``num_layers - 1`` ReLU layers of
+#:   width ``hidden``, then a linear GCN layer to ``latent``), ``z = μ``, no KL term.
+#: - ``vgae``: Kipf & Welling's variational GAE: the same GCN trunk with two linear GCN heads
+#:   ``μ`` and ``log σ``, reparameterised sampling and the KL term of the preset.
+MODEL_VARIANTS: dict[str, ModelConfig] = {
+    "arch2vec": ModelConfig(),
+    "arch2vec_no_kl": ModelConfig(variational=False),
+    "gae": ModelConfig(encoder="gcn", variational=False),
+    "vgae": ModelConfig(encoder="gcn", variational=True),
+}
+
+
+def get_model_config(name: str) -> ModelConfig:
+    """The model of :data:`MODEL_VARIANTS` called ``name``."""
+    try:
+        return MODEL_VARIANTS[name]
+    except KeyError:
+        raise ValueError(f"unknown model {name!r}; available: {sorted(MODEL_VARIANTS)}") from None
+
+
+def model_identity(cfg: ModelConfig) -> dict:
+    """``to_dict(cfg)`` without the variant fields where they are arch2vec's (``gin``, variational).
+
+    A workdir records this, so the workdirs written before the variants existed still resume.
+    """
+    out = dataclasses.asdict(cfg)
+    for key, arch2vec in (("encoder", "gin"), ("variational", True)):
+        if out[key] == arch2vec:
+            del out[key]
+    return out
 
 
 @dataclass(frozen=True)

@@ -40,8 +40,17 @@ def kl_per_node(mu: chex.Array, log_sigma: chex.Array) -> chex.Array:
     return 0.5 * jnp.sum(jnp.square(mu) + jnp.exp(2.0 * log_sigma) - 1.0 - 2.0 * log_sigma, axis=-1)
 
 
-def vae_loss(out: VAEOutput, batch: GraphBatch, preset: Preset) -> tuple[chex.Array, dict[str, chex.Array]]:
+def vae_loss(
+    out: VAEOutput, batch: GraphBatch, preset: Preset, with_kl: bool = True
+) -> tuple[chex.Array, dict[str, chex.Array]]:
     """The training loss of one batch.
+
+    Args:
+      out: the model's forward pass.
+      batch: the target graphs.
+      preset: selects the op loss and the reduction.
+      with_kl: False for the plain autoencoders (``ModelConfig.variational`` off): the loss is the
+        reconstruction alone and the reported ``kl`` is 0.
 
     Returns:
       ``(loss, {"loss_ops", "loss_adj", "kl"})``, all scalars; ``kl`` is the mean per-node KL.
@@ -74,5 +83,7 @@ def vae_loss(out: VAEOutput, batch: GraphBatch, preset: Preset) -> tuple[chex.Ar
         loss_ops = jnp.sum(per_node * node) / num_graphs
         loss_adj = jnp.sum(adj_bce * pair) / num_graphs
         kl_term = preset.beta * jnp.sum(kl * node) / num_graphs
+    if not with_kl:  # a plain autoencoder: no KL term at all (its log σ is a dummy)
+        kl_term = mean_kl = jnp.zeros(())
     loss = loss_ops + loss_adj + kl_term
     return loss, {"loss_ops": loss_ops, "loss_adj": loss_adj, "kl": mean_kl}

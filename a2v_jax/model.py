@@ -9,6 +9,10 @@ Encoder: 4 GIN layers on the symmetrised adjacency ``Â``::
 then per-node heads ``μ = fc1(h)`` and ``ℓ = fc2(h)`` (``ℓ`` is log σ). Decoder: dropout on
 ``z``, op logits ``Linear(z)`` and adjacency logits ``z zᵀ``. The model returns logits; losses
 apply the sigmoid / softmax (``a2v_jax.losses``).
+
+The baselines of the paper's pretraining table (``ModelConfig.encoder`` / ``variational``,
+:data:`a2v_jax.config.MODEL_VARIANTS`) swap the encoder for Kipf & Welling's GCN
+(:class:`GCNEncoder`) and/or drop the sampling and the ``log σ`` head; the decoder is shared.
 """
 
 from __future__ import annotations
@@ -101,7 +105,11 @@ class GINLayer(nn.Module):
 
 
 class Encoder(nn.Module):
-    """GIN encoder: ``(B, N, C)`` graphs -> per-node ``μ`` and ``log σ``, each ``(B, N, D)``."""
+    """GIN encoder: ``(B, N, C)`` graphs -> per-node ``μ`` and ``log σ``, each ``(B, N, D)``.
+
+    Without ``cfg.variational`` there is no ``fc_log_sigma`` head and ``log σ`` is returned as
+    zeros (unused: no sampling, no KL term).
+    """
 
     cfg: ModelConfig
 
@@ -116,7 +124,62 @@ class Encoder(nn.Module):
                 graph, h, row_mask, train
             )
         mu = _torch_dense(self.cfg.latent, self.cfg.hidden, "fc_mu")(h)
-        log_sigma = _torch_dense(self.cfg.latent, self.cfg.hidden, "fc_log_sigma")(h)
+        if self.cfg.variational:
+            log_sigma = _torch_dense(self.cfg.latent, self.cfg.hidden, "fc_log_sigma")(h)
+        else:
+            log_sigma = jnp.zeros_like(mu)
+        return mu.reshape(b, n, -1), log_sigma.reshape(b, n, -1)
+
+
+def gcn_propagate(graph: jraph.GraphsTuple, h: chex.Array) -> chex.Array:
+    """Kipf & Welling's propagation ``D^-1/2 (Â + I) D^-1/2 h`` through jraph; ``h`` is ``(B*N, F)``.
+
+    ``d_i = 1 + Σ_j Â_ij`` counts the self-loop, so an isolated (e.g. padded) node maps to itself
+    and never reaches another node.
+    """
+    num = h.shape[0]
+    deg = 1.0 + jraph.segment_sum(graph.edges, graph.receivers, num_segments=num)  # (B*N,)
+    inv_sqrt = jax.lax.rsqrt(deg)
+    weight = graph.edges * inv_sqrt[graph.senders] * inv_sqrt[graph.receivers]  # (B*E,)
+    summed = jraph.segment_sum(h[graph.senders] * weight[:, None], graph.receivers, num_segments=num)
+    return summed + h / deg[:, None]
+
+
+def gcn_propagate_dense(adj_sym: chex.Array, h: chex.Array) -> chex.Array:
+    """The same propagation on dense ``(B, N, N)`` ``Â`` and ``(B, N, F)`` features (test oracle)."""
+    a = adj_sym + jnp.eye(adj_sym.shape[-1])
+    inv_sqrt = jax.lax.rsqrt(a.sum(-1))  # (B, N)
+    return jnp.einsum("bij,bjf->bif", a * inv_sqrt[:, :, None] * inv_sqrt[:, None, :], h)
+
+
+class GCNEncoder(nn.Module):
+    """Kipf & Welling's GCN encoder of the GAE / VGAE baselines (reference §9.3).
+
+    ``h^{l+1} = ReLU(P h^l W_l)`` for ``num_layers - 1`` layers of width ``hidden``, then linear
+    GCN heads ``μ = P h W_μ`` and (variational) ``log σ = P h W_σ``, with
+    ``P = D^-1/2 (Â + I) D^-1/2`` (:func:`gcn_propagate`): ``num_layers`` propagations, the
+    receptive field of arch2vec's GIN. Glorot-uniform weights without bias, as Kipf & Welling;
+    no BatchNorm, so ``bn_mask`` is unused and padded nodes (no edges) never touch real ones.
+    """
+
+    cfg: ModelConfig
+
+    @nn.compact
+    def __call__(self, batch: GraphBatch, bn_mask: chex.Array, train: bool):
+        del bn_mask, train
+        b, n, _ = batch.ops.shape
+        graph = to_graphs_tuple(batch)
+        dense = lambda f, name: nn.Dense(  # noqa: E731
+            f, use_bias=False, kernel_init=nn.initializers.glorot_uniform(), name=name
+        )
+        h = graph.nodes
+        for layer in range(self.cfg.num_layers - 1):
+            h = nn.relu(gcn_propagate(graph, dense(self.cfg.hidden, f"gcn_{layer}")(h)))
+        mu = gcn_propagate(graph, dense(self.cfg.latent, "gcn_mu")(h))
+        if self.cfg.variational:
+            log_sigma = gcn_propagate(graph, dense(self.cfg.latent, "gcn_log_sigma")(h))
+        else:
+            log_sigma = jnp.zeros_like(mu)
         return mu.reshape(b, n, -1), log_sigma.reshape(b, n, -1)
 
 
@@ -144,19 +207,28 @@ class VAEOutput(NamedTuple):
 
 
 class GraphVAE(nn.Module):
-    """arch2vec's GIN VAE. Call with ``rngs={'latent': k1, 'dropout': k2}`` when ``train``."""
+    """arch2vec's GIN VAE. Call with ``rngs={'latent': k1, 'dropout': k2}`` when ``train``.
+
+    ``cfg.encoder`` picks the GIN or the GCN encoder; without ``cfg.variational`` it is a plain
+    autoencoder (``z = μ`` also in training).
+    """
 
     cfg: ModelConfig
     num_ops: int
 
     def setup(self):
-        self.encoder = Encoder(self.cfg)
+        if self.cfg.encoder == "gin":
+            self.encoder = Encoder(self.cfg)
+        elif self.cfg.encoder == "gcn":
+            self.encoder = GCNEncoder(self.cfg)
+        else:
+            raise ValueError(f"unknown encoder {self.cfg.encoder!r}; expected 'gin' or 'gcn'")
         self.decoder = Decoder(self.num_ops, self.cfg.dropout)
 
     def __call__(self, batch: GraphBatch, bn_mask: chex.Array, train: bool) -> VAEOutput:
         chex.assert_rank([batch.ops, batch.adj], 3)
         mu, log_sigma = self.encoder(batch, bn_mask, train)
-        if train:
+        if train and self.cfg.variational:
             noise = jax.random.normal(self.make_rng("latent"), mu.shape, mu.dtype)
             z = mu + noise * jnp.exp(log_sigma)
         else:

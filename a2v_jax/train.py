@@ -100,7 +100,7 @@ def create_state(
     return A2VState.create(
         apply_fn=model.apply,
         params=variables["params"],
-        batch_stats=variables["batch_stats"],
+        batch_stats=variables.get("batch_stats", {}),  # the GCN baselines have no BatchNorm
         tx=make_optimizer(train_cfg),
         preset=preset,
         model=model,
@@ -137,8 +137,8 @@ def train_step(state: A2VState, batch: GraphBatch, key: chex.PRNGKey) -> tuple[A
             rngs={"latent": latent_key, "dropout": dropout_key},
             mutable=["batch_stats"],
         )
-        loss, aux = vae_loss(out, batch, state.preset)
-        return loss, (aux, out.mu, updates["batch_stats"])
+        loss, aux = vae_loss(out, batch, state.preset, with_kl=state.model.cfg.variational)
+        return loss, (aux, out.mu, updates.get("batch_stats", {}))
 
     (loss, (aux, mu, new_stats)), grads = jax.value_and_grad(loss_fn, has_aux=True)(state.params)
     state = state.apply_gradients(grads=grads).replace(batch_stats=new_stats)
