@@ -7,11 +7,11 @@ from a2v_jax.spaces.darts import DARTSSpace, Genotype, parse_genotype
 from a2v_jax.spaces.nb101 import NB101Space as NB101Space
 from a2v_jax.spaces.nb201 import NB201Space
 
-_SPACES: dict[str, type] = {"nb201": NB201Space, "darts": DARTSSpace}
+_SPACES: dict[str, type] = {"nb201": NB201Space, "nb101": NB101Space, "darts": DARTSSpace}
 
 
 def get_space(name: str) -> SearchSpace:
-    """Returns the space called ``name`` (``nb201``; NB101 and DARTS come later)."""
+    """Returns the space called ``name`` (``nb201``, ``nb101`` or ``darts``) with its defaults."""
     try:
         return _SPACES[name]()
     except KeyError:
@@ -22,6 +22,7 @@ __all__ = [
     "DARTSSpace",
     "Genotype",
     "InvalidArchitectureError",
+    "NB101Space",
     "NB201Space",
     "SearchSpace",
     "get_space",

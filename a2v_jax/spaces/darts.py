@@ -351,6 +351,53 @@ def genotype_from_cell(cell: np.ndarray) -> Genotype:
 # --------------------------------------------------------------------------- cell arrays
 
 
+def cell_codes(cells: np.ndarray) -> np.ndarray:
+    """Compact ids of cell arrays: 16 digits, op code then input node for each of the 8 slots.
+
+    ``sep_conv_3x3`` (code 4) reading node 0 is ``"40"``; a whole cell reads e.g.
+    ``"4041..."`` in genotype order. :func:`cells_from_codes` inverts it. 64 bytes per cell as a
+    numpy string, against about 1 kB for the genotype string (what ``embeddings.npz`` stores).
+
+    Args:
+      cells: ``(P, 8, 2)`` integer cell arrays.
+
+    Returns:
+      ``(P,)`` ``<U16`` strings.
+    """
+    cells = np.asarray(cells)
+    if cells.ndim != 3 or cells.shape[1:] != (NUM_SLOTS, 2):
+        raise InvalidArchitectureError(f"cell arrays must be (P, 8, 2), got {cells.shape}")
+    ok = cells_valid(cells)
+    if not ok.all():
+        i = int(np.flatnonzero(~ok)[0])
+        raise InvalidArchitectureError(
+            f"cell array {i} is not a DARTS cell: {cell_problems(cells[i : i + 1])[0]}"
+        )
+    digits = (cells.reshape(cells.shape[0], -1).astype(np.uint8) + ord("0")).astype(np.uint8)
+    return np.ascontiguousarray(digits).view("S16").reshape(-1).astype("U16")
+
+
+def cells_from_codes(codes: Any) -> np.ndarray:
+    """Inverse of :func:`cell_codes`: ``(P,)`` 16-digit ids -> ``(P, 8, 2)`` int8 cell arrays.
+
+    Raises:
+      InvalidArchitectureError: naming the first id that is not 16 digits or not a DARTS cell.
+    """
+    codes = np.asarray(codes).astype(str).reshape(-1)
+    for i, code in enumerate(codes.tolist()):
+        if len(code) != 2 * NUM_SLOTS or not code.isdigit() or not code.isascii():
+            raise InvalidArchitectureError(f"DARTS cell id {i} {code!r} is not {2 * NUM_SLOTS} digits")
+    raw = np.frombuffer("".join(codes.tolist()).encode("ascii"), dtype=np.uint8)
+    cells = (raw.astype(np.int16) - ord("0")).astype(np.int8).reshape(-1, NUM_SLOTS, 2)
+    ok = cells_valid(cells) if len(cells) else np.ones(0, bool)
+    if not ok.all():
+        i = int(np.flatnonzero(~ok)[0])
+        raise InvalidArchitectureError(
+            f"DARTS cell id {i} {codes[i]!r} is not a DARTS cell: {cell_problems(cells[i : i + 1])[0]}"
+        )
+    return cells
+
+
 def cells_valid(cells: np.ndarray) -> np.ndarray:
     """Vectorised :func:`check_cell` on ``(P, 8, 2)`` cell arrays -> ``(P,)`` bool."""
     cells = np.asarray(cells)
