@@ -4,6 +4,11 @@ Bare ``python -m a2v_jax.pretrain`` pre-trains NAS-Bench-201 with the paper's se
 epochs, seed 3, batch 32) into ``runs/nb201``. Example::
 
     python -m a2v_jax.pretrain --space nb201 --epochs 10 --seed 3 --preset paper --workdir runs/nb201
+
+Every device JAX sees is used (``--devices 1`` for one): population members on the mesh's
+``pop`` axis, each batch split over its ``data`` axis (``--mesh POPxDATA``, default automatic).
+Multi-host: ``--coordinator HOST:PORT --num-processes N --process-id I`` on every host; only
+process 0 writes the workdir's files.
 """
 
 from __future__ import annotations
@@ -14,10 +19,16 @@ import sys
 
 from a2v_jax.pretraining import PretrainConfig, run_pretraining
 from a2v_jax.runtime import enable_compilation_cache
+from a2v_jax.sharding import add_device_flags, initialize_from_flags
 
 
 def parse_args(argv: list[str] | None = None) -> PretrainConfig:
     """Command-line flags -> :class:`PretrainConfig`."""
+    return _parse(argv)[0]
+
+
+def _parse(argv: list[str] | None) -> tuple[PretrainConfig, argparse.Namespace]:
+    """The config and the raw flags (the multi-host ones are not part of the config)."""
     p = argparse.ArgumentParser(prog="python -m a2v_jax.pretrain", description=__doc__.splitlines()[0])
     p.add_argument("--space", default="nb201", choices=["nb201"], help="search space")
     p.add_argument(
@@ -39,6 +50,7 @@ def parse_args(argv: list[str] | None = None) -> PretrainConfig:
     )
     p.add_argument("--subset", type=int, default=None, help="only the first N architectures (smoke tests)")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
+    add_device_flags(p)
     a = p.parse_args(argv)
     return PretrainConfig(
         space=a.space,
@@ -52,19 +64,29 @@ def parse_args(argv: list[str] | None = None) -> PretrainConfig:
         data_dir=a.data_dir,
         subset=a.subset,
         progress=not a.no_progress,
-    )
+        devices=a.devices,
+        mesh=a.mesh,
+    ), a
 
 
 def main(argv: list[str] | None = None) -> int:
     """Runs pretraining; prints the summary as JSON on stdout; clear messages on bad input."""
-    cfg = parse_args(argv)
+    cfg, args = _parse(argv)
+    try:
+        initialize_from_flags(args)  # before anything touches a device
+    except ValueError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
     enable_compilation_cache()
     try:
         summary = run_pretraining(cfg)
     except (ValueError, RuntimeError, FileNotFoundError, NotImplementedError) as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
-    print(json.dumps(summary, indent=2))
+    from a2v_jax.sharding import is_primary
+
+    if is_primary():
+        print(json.dumps(summary, indent=2))
     return 0
 
 

@@ -5,6 +5,11 @@ for training), trains a population of models (one per seed) with one jitted, vma
 program, evaluates reconstruction and prior validity every epoch, checkpoints after every epoch
 (a restarted command resumes and ends bit-equal to an uninterrupted run) and writes
 ``metrics.jsonl``, ``summary.json`` and ``embeddings.npz`` into the workdir.
+
+On several devices (:mod:`a2v_jax.sharding`) the members are sharded over the mesh's ``pop`` axis
+and each batch over its ``data`` axis; the programs are the same pure functions, jitted with
+shardings. Checkpoints always hold exactly ``population`` members, so a run may resume on
+another device count; in a multi-host run only process 0 writes the workdir's files.
 """
 
 from __future__ import annotations
@@ -23,12 +28,31 @@ from typing import Any
 import jax
 import jax.numpy as jnp
 import numpy as np
+from jax.sharding import Mesh, NamedSharding
+from jax.sharding import PartitionSpec as P
 
 from a2v_jax.checkpoint import Checkpointer, check_workdir
 from a2v_jax.config import SPACE_DEFAULTS, ModelConfig, TrainConfig, get_preset, to_dict
 from a2v_jax.embed import Embeddings, save_embeddings
 from a2v_jax.graphs import GraphBatch, make_graph_batch
 from a2v_jax.runtime import device_name
+from a2v_jax.sharding import (
+    DATA,
+    POP,
+    barrier,
+    describe,
+    is_primary,
+    make_mesh,
+    mesh_size,
+    pad_leading,
+    padded_size,
+    parse_mesh,
+    pop_sharding,
+    pretraining_mesh_shape,
+    replicated,
+    select_devices,
+    to_host,
+)
 from a2v_jax.spaces import SearchSpace, get_space, graph_rows_hash
 from a2v_jax.train import (
     PriorStats,
@@ -60,6 +84,8 @@ class PretrainConfig:
     data_dir: str | None = None
     subset: int | None = None  # use only the first `subset` architectures (smoke tests, CI)
     progress: bool = True
+    devices: int | None = None  # devices to use; None: all JAX sees (not part of the run's identity)
+    mesh: str | None = None  # "POPxDATA"; None: pretraining_mesh_shape
 
     def resolved(self) -> PretrainConfig:
         """The config with the space's defaults filled in and values checked."""
@@ -75,7 +101,22 @@ class PretrainConfig:
         for name in ("epochs", "population", "batch_size", "prior_samples"):
             if getattr(cfg, name) < 1:
                 raise ValueError(f"--{name.replace('_', '-')} must be at least 1, got {getattr(cfg, name)}")
+        if cfg.mesh is not None:
+            _, data = parse_mesh(cfg.mesh)
+            if cfg.batch_size % data:
+                raise ValueError(
+                    f"--mesh {cfg.mesh}: data axis {data} does not divide --batch-size {cfg.batch_size}"
+                )
         return cfg
+
+    def device_mesh(self) -> Mesh | None:
+        """The (pop, data) mesh of this run, or None on one device."""
+        if self.mesh is not None:
+            mesh = make_mesh(self.devices, self.mesh)
+        else:
+            n = len(select_devices(self.devices))
+            mesh = make_mesh(n, pretraining_mesh_shape(n, self.population, self.batch_size))
+        return mesh if mesh.size > 1 else None
 
 
 @dataclass(frozen=True)
@@ -151,14 +192,16 @@ def prior_validity(space: SearchSpace, op_idx: np.ndarray, adj: np.ndarray) -> d
     }
 
 
-def map_members(fn: Callable, in_axes: Any, population: int) -> Callable:
+def map_members(fn: Callable, in_axes: Any, population: int, spmd_axis_name: str | None = None) -> Callable:
     """``jax.vmap(fn, in_axes)`` over a population axis; for one member, a plain call instead.
 
     A vmapped batch gather/segment-sum is about 3x slower than the unbatched one on CPU, so a
     population of one drops the axis on the way in and restores it on the way out.
+    ``spmd_axis_name`` names the mesh axis the members are sharded over, so sharding
+    constraints inside ``fn`` keep them there.
     """
     if population > 1:
-        return jax.vmap(fn, in_axes=in_axes)
+        return jax.vmap(fn, in_axes=in_axes, spmd_axis_name=spmd_axis_name)
 
     def single(*args):
         axes = in_axes if isinstance(in_axes, tuple) else (in_axes,) * len(args)
@@ -175,6 +218,11 @@ class _Programs:
 
     Per-epoch keys and orders are derived inside the programs from the traced epoch number,
     so no small eager op (each a separate XLA compile on first use) runs in the loop.
+
+    With a ``mesh`` every program is jitted with the members' leading axis sharded over ``pop``
+    and the datasets replicated; when ``data`` has more than one device, each epoch's batch
+    order is constrained to split every batch over it, so each device gathers and trains on its
+    slice and XLA all-reduces gradients and BatchNorm sums (the global batch's statistics).
     """
 
     def __init__(
@@ -185,12 +233,20 @@ class _Programs:
         num_nodes: int,
         num_ops: int,
         population: int = 2,
+        mesh: Mesh | None = None,
     ):
         self.preset = preset
         num_prior = train_cfg.prior_samples
+        spmd = POP if mesh is not None else None
+        batch_split = NamedSharding(mesh, P(None, DATA)) if mesh_size(mesh, DATA) > 1 else None
+        if batch_split is not None and train_cfg.batch_size % mesh_size(mesh, DATA):
+            split = mesh_size(mesh, DATA)
+            raise ValueError(
+                f"the mesh's data axis ({split}) does not divide the batch size {train_cfg.batch_size}"
+            )
 
         def members(fn, in_axes=0):
-            return map_members(fn, in_axes, population)
+            return map_members(fn, in_axes, population, spmd)
 
         def init(seeds):
             def one(seed):
@@ -204,6 +260,8 @@ class _Programs:
             def one(state, k):
                 shuffle_key = jax.random.fold_in(k[0], epoch if preset.reshuffle else 0)
                 order = epoch_order(shuffle_key, train_set.num_graphs, train_cfg.batch_size)
+                if batch_split is not None:
+                    order = jax.lax.with_sharding_constraint(order, batch_split)  # (num_batches, B)
                 state, losses, prior = train_epoch(state, train_set, order, jax.random.fold_in(k[1], epoch))
                 if preset.eval_prior:
                     prior = posterior_stats(state, train_set)
@@ -218,21 +276,35 @@ class _Programs:
 
             return members(one)(states, prior, keys)
 
-        self.init = jax.jit(init, static_argnums=())
-        self.epoch = jax.jit(epoch, donate_argnums=0)
-        self.sample = jax.jit(sample)
-        self.evaluate = jax.jit(members(evaluate, (0, None)))
-        self.embed = jax.jit(members(embed, (0, None)))
-        self.empty_prior = jax.jit(
-            jax.vmap(
+        def empty_prior(dummy):
+            return jax.vmap(
                 lambda _: PriorStats(
                     total=jnp.zeros((num_nodes, model_cfg.latent)),
                     total_sq=jnp.zeros((num_nodes, model_cfg.latent)),
                     outer=jnp.zeros((num_nodes * model_cfg.latent,) * 2),
                     count=jnp.zeros(()),
                 )
+            )(dummy)
+
+        evaluate_all = members(evaluate, (0, None))
+        embed_all = members(embed, (0, None))
+        if mesh is None:
+            self.init = jax.jit(init)
+            self.epoch = jax.jit(epoch, donate_argnums=0)
+            self.sample = jax.jit(sample)
+            self.evaluate = jax.jit(evaluate_all)
+            self.embed = jax.jit(embed_all)
+            self.empty_prior = jax.jit(empty_prior)
+        else:
+            pop, rep = pop_sharding(mesh), replicated(mesh)
+            self.init = jax.jit(init, in_shardings=rep, out_shardings=pop)
+            self.epoch = jax.jit(
+                epoch, donate_argnums=0, in_shardings=(pop, rep, pop, rep), out_shardings=pop
             )
-        )
+            self.sample = jax.jit(sample, in_shardings=(pop, pop, pop, rep), out_shardings=pop)
+            self.evaluate = jax.jit(evaluate_all, in_shardings=(pop, rep), out_shardings=pop)
+            self.embed = jax.jit(embed_all, in_shardings=(pop, rep), out_shardings=pop)
+            self.empty_prior = jax.jit(empty_prior, in_shardings=rep, out_shardings=pop)
 
 
 def _member(tree: Any, m: int) -> Any:
@@ -271,19 +343,31 @@ def run_pretraining(cfg: PretrainConfig) -> dict[str, Any]:
         "order": data.order,
         "subset": cfg.subset,
     }
-    check_workdir(workdir, identity)
+    primary = is_primary()
+    if primary:  # process 0 writes config.json; the others check it once it is there
+        check_workdir(workdir, identity)
+    barrier("a2v_jax.pretrain.workdir")
+    if not primary:
+        check_workdir(workdir, identity)
 
     p = data.graphs.num_graphs
     num_train = p - int(round(p * train_cfg.val_fraction))
+    mesh = cfg.device_mesh()
     # Split on the host; one device transfer per leaf (no eager device ops to compile).
-    graphs = jax.tree.map(jnp.asarray, data.graphs)
-    train_set = jax.tree.map(lambda x: jnp.asarray(x[:num_train]), data.graphs)
-    val_set = jax.tree.map(lambda x: jnp.asarray(x[num_train:]), data.graphs)
+    place = (lambda x: jnp.asarray(x)) if mesh is None else (lambda x: jax.device_put(x, replicated(mesh)))
+    graphs = jax.tree.map(place, data.graphs)
+    train_set = jax.tree.map(lambda x: place(x[:num_train]), data.graphs)
+    val_set = jax.tree.map(lambda x: place(x[num_train:]), data.graphs)
 
+    # A population that does not divide the mesh's pop axis is padded with copies of the last
+    # member; checkpoints, metrics and embeddings hold the real members only.
     seeds = [cfg.seed + m for m in range(cfg.population)]
+    size = padded_size(cfg.population, mesh_size(mesh, POP))
     num_nodes, num_ops = data.graphs.ops.shape[1:]
-    programs = _Programs(preset, model_cfg, train_cfg, num_nodes, num_ops, cfg.population)
-    states, keys = programs.init(np.array(seeds, dtype=np.uint32))  # keys: (K, 3) shuffle/train/prior
+    programs = _Programs(preset, model_cfg, train_cfg, num_nodes, num_ops, size, mesh)
+    padded_seeds = np.array(seeds + seeds[-1:] * (size - cfg.population), dtype=np.uint32)
+    states, keys = programs.init(padded_seeds)  # keys: (K, 3) shuffle/train/prior
+    to_saved, from_saved = _saved_members(cfg.population, size, mesh)
 
     ckpt = Checkpointer(workdir / "checkpoints")
     tree = {
@@ -291,12 +375,12 @@ def run_pretraining(cfg: PretrainConfig) -> dict[str, Any]:
         "batch_stats": states.batch_stats,
         "opt_state": states.opt_state,
         "step": states.step,
-        "prior": programs.empty_prior(np.zeros(cfg.population)),
+        "prior": programs.empty_prior(np.zeros(size)),
     }
     start = 0
     latest = ckpt.latest_epoch()
     if latest is not None:
-        tree = ckpt.restore(latest, tree)
+        tree = from_saved(ckpt.restore(latest, to_saved(tree)))
         states = states.replace(
             params=tree["params"],
             batch_stats=tree["batch_stats"],
@@ -307,23 +391,29 @@ def run_pretraining(cfg: PretrainConfig) -> dict[str, Any]:
     prior = tree["prior"]
 
     metrics_path = workdir / "metrics.jsonl"
-    _truncate_metrics(metrics_path, start)
-    bar = _progress(cfg.progress, start, cfg.epochs, cfg.space, cfg.preset)
+    if primary:
+        _truncate_metrics(metrics_path, start)
+    bar = _progress(cfg.progress and primary, start, cfg.epochs, cfg.space, cfg.preset)
     line: dict[str, Any] = {}
     for epoch in range(start, cfg.epochs):
         states, losses, prior = programs.epoch(states, train_set, keys, np.uint32(epoch))
-        line = _epoch_line(epoch + 1, states, losses, prior, val_set, space, programs, keys, epoch)
-        with metrics_path.open("a") as f:
-            f.write(json.dumps(line) + "\n")
-        ckpt.save(
+        line = _epoch_line(
+            epoch + 1, states, losses, prior, val_set, space, programs, keys, epoch, cfg.population
+        )
+        if primary:
+            with metrics_path.open("a") as f:
+                f.write(json.dumps(line) + "\n")
+        ckpt.save(  # every process: each saves its shards
             epoch + 1,
-            {
-                "params": states.params,
-                "batch_stats": states.batch_stats,
-                "opt_state": states.opt_state,
-                "step": states.step,
-                "prior": prior,
-            },
+            to_saved(
+                {
+                    "params": states.params,
+                    "batch_stats": states.batch_stats,
+                    "opt_state": states.opt_state,
+                    "step": states.step,
+                    "prior": prior,
+                }
+            ),
         )
         bar.update(1)
         bar.set_postfix(
@@ -331,28 +421,31 @@ def run_pretraining(cfg: PretrainConfig) -> dict[str, Any]:
         )
     bar.close()
     if not line:  # resumed after the last epoch: recompute the final metrics from the checkpoint
-        line = _epoch_line(cfg.epochs, states, None, prior, val_set, space, programs, keys, cfg.epochs - 1)
+        line = _epoch_line(
+            cfg.epochs, states, None, prior, val_set, space, programs, keys, cfg.epochs - 1, cfg.population
+        )
     ckpt.close()
 
-    features = np.asarray(programs.embed(states, graphs))  # (K, P, D)
+    features = to_host(programs.embed(states, graphs))[: cfg.population]  # (K, P, D)
     checkpoint_ref = f"{(workdir / 'checkpoints' / str(cfg.epochs)).absolute()}"
     extra = (
         {"features_population": features, "population_seeds": np.array(seeds)} if cfg.population > 1 else None
     )
-    save_embeddings(
-        workdir / "embeddings.npz",
-        Embeddings(
-            features[0],
-            data.arch_str,
-            data.index,
-            checkpoint_ref,
-            cfg.space,
-            cfg.preset,
-            cfg.seed,
-            data.order,
-        ),
-        extra,
-    )
+    if primary:
+        save_embeddings(
+            workdir / "embeddings.npz",
+            Embeddings(
+                features[0],
+                data.arch_str,
+                data.index,
+                checkpoint_ref,
+                cfg.space,
+                cfg.preset,
+                cfg.seed,
+                data.order,
+            ),
+            extra,
+        )
     summary = {k: v for k, v in line.items() if k not in ("epoch", "population")}
     summary.update(
         {
@@ -368,23 +461,41 @@ def run_pretraining(cfg: PretrainConfig) -> dict[str, Any]:
             "resumed_from_epoch": start if latest is not None else None,
             "wall_s": time.perf_counter() - t_start,
             "device": device_name(),
+            "sharding": describe(mesh),
             "versions": _versions(),
             "embeddings": str((workdir / "embeddings.npz").absolute()),
         }
     )
     if "population" in line:
         summary["population"] = line["population"]
-    (workdir / "summary.json").write_text(json.dumps(summary, indent=2) + "\n")
+    if primary:
+        (workdir / "summary.json").write_text(json.dumps(summary, indent=2) + "\n")
     return summary
 
 
-def _epoch_line(epoch, states, losses, prior, val_set, space, programs, keys, epoch_idx) -> dict[str, Any]:
-    """Metrics of every member after an epoch: losses, held-out reconstruction, prior validity."""
-    recon = programs.evaluate(states, val_set)
-    op_idx, adj = programs.sample(states, prior, keys, np.uint32(epoch_idx))
-    op_idx, adj = np.asarray(op_idx), np.asarray(adj)
+def _saved_members(population: int, size: int, mesh: Mesh | None) -> tuple[Callable, Callable]:
+    """``(to_saved, from_saved)``: the checkpointed tree holds the first ``population`` members.
+
+    Identity functions unless the population was padded to ``size`` for the mesh; then
+    ``to_saved`` drops the padding (replicated, so any device count can restore it) and
+    ``from_saved`` pads a restored tree again with copies of the last member.
+    """
+    if size == population:
+        return (lambda t: t), (lambda t: t)
+    to_saved = jax.jit(lambda t: jax.tree.map(lambda x: x[:population], t), out_shardings=replicated(mesh))
+    from_saved = jax.jit(lambda t: pad_leading(t, size), out_shardings=pop_sharding(mesh))
+    return to_saved, from_saved
+
+
+def _epoch_line(
+    epoch, states, losses, prior, val_set, space, programs, keys, epoch_idx, population
+) -> dict[str, Any]:
+    """Metrics of the first ``population`` members after an epoch: losses, held-out recon, prior validity."""
+    recon = to_host(programs.evaluate(states, val_set))
+    losses = None if losses is None else to_host(losses)
+    op_idx, adj = to_host(programs.sample(states, prior, keys, np.uint32(epoch_idx)))
     members = []
-    for m in range(op_idx.shape[0]):
+    for m in range(population):
         row = {} if losses is None else _to_float(_member(losses, m))
         row.update(_to_float(_member(recon, m)))
         row.update(prior_validity(space, op_idx[m], adj[m]))

@@ -247,6 +247,25 @@ def initialize_distributed(
     return True
 
 
+def add_device_flags(parser) -> None:
+    """Adds ``--devices``, ``--mesh`` and the multi-host flags to an ``argparse`` parser."""
+    g = parser.add_argument_group("devices and hosts")
+    g.add_argument("--devices", type=int, default=None, help="devices to use (default: all JAX sees; 1: one)")
+    g.add_argument("--mesh", default=None, help="device mesh POPxDATA, e.g. 4x1 or 2x2 (default: automatic)")
+    g.add_argument(
+        "--coordinator",
+        default=None,
+        help=f"multi-host: HOST:PORT of process 0, or 'auto' on SLURM/MPI (default: ${ENV_COORDINATOR})",
+    )
+    g.add_argument("--num-processes", type=int, help=f"multi-host: process count (${ENV_NUM_PROCESSES})")
+    g.add_argument("--process-id", type=int, help=f"multi-host: this process's rank (${ENV_PROCESS_ID})")
+
+
+def initialize_from_flags(args) -> bool:
+    """:func:`initialize_distributed` with the flags of :func:`add_device_flags`."""
+    return initialize_distributed(args.coordinator, args.num_processes, args.process_id)
+
+
 def _int_arg(value: int | None, env: str, flag: str) -> int | None:
     if value is not None:
         return int(value)
@@ -262,6 +281,14 @@ def _int_arg(value: int | None, env: str, flag: str) -> int | None:
 def is_primary() -> bool:
     """True in process 0, the one process that writes files."""
     return jax.process_index() == 0
+
+
+def barrier(name: str) -> None:
+    """Waits until every process reaches this point (a no-op in a single-process run)."""
+    if jax.process_count() > 1:
+        from jax.experimental import multihost_utils
+
+        multihost_utils.sync_global_devices(name)
 
 
 def describe(mesh: Mesh | None) -> dict[str, Any]:

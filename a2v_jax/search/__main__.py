@@ -4,6 +4,9 @@ Example::
 
     python -m a2v_jax.search --space nb201 --dataset cifar10 --method bo --seeds 500 --preset paper \\
         --embeddings runs/nb201/embeddings.npz --out results/nb201-c10-bo.json
+
+Seeds are sharded over every device JAX sees (``--devices 1`` for one); in a multi-host run
+(``--coordinator``, ``--num-processes``, ``--process-id``) only process 0 writes the report.
 """
 
 from __future__ import annotations
@@ -18,6 +21,7 @@ from a2v_jax.data import DATASETS
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     """The command line."""
     from a2v_jax.search import METHODS, PRESETS
+    from a2v_jax.sharding import add_device_flags
 
     p = argparse.ArgumentParser(prog="python -m a2v_jax.search", description=__doc__.split("\n")[0])
     p.add_argument("--space", default="nb201", choices=("nb201",), help="search space")
@@ -40,15 +44,22 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--no-trajectories", action="store_true", help="omit per-seed trajectories")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     p.add_argument("--out", required=True, help="output JSON path")
+    add_device_flags(p)
     return p.parse_args(argv)
 
 
 def main(argv: list[str] | None = None) -> int:
     """Parses arguments, runs :func:`a2v_jax.search.runner.search`, writes the report."""
     args = parse_args(argv)
+    from a2v_jax import sharding
     from a2v_jax.runtime import enable_compilation_cache
     from a2v_jax.search import runner
 
+    try:
+        sharding.initialize_from_flags(args)  # before anything touches a device
+    except ValueError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
     enable_compilation_cache()  # a repeated command skips recompiling (A2V_JAX_CACHE_DIR=off disables)
 
     try:
@@ -56,6 +67,8 @@ def main(argv: list[str] | None = None) -> int:
     except ValueError as e:  # DataError, EmbeddingsError and bad arguments: say what, no traceback
         print(f"error: {e}", file=sys.stderr)
         return 2
+    if not sharding.is_primary():  # every process holds the gathered report; one writes it
+        return 0
     path = runner.write_report(report, args.out)
     print(runner.format_summary(report["summary"]))
     print(f"wrote {path}")
@@ -79,6 +92,8 @@ def run_search(args: argparse.Namespace, runner) -> dict:
         chunk_steps=args.chunk_steps,
         progress=not args.no_progress,
         trajectories=not args.no_trajectories,
+        devices=args.devices,
+        mesh=args.mesh,
     )
 
 

@@ -19,7 +19,7 @@ import json
 import os
 import time
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import jax
 import jax.numpy as jnp
@@ -36,7 +36,11 @@ from a2v_jax.search.core import (
     max_queries_in_budget,
     one_edit_neighbours,
 )
+from a2v_jax.sharding import describe, make_mesh, to_host
 from a2v_jax.spaces.nb201 import CELL_OPS
+
+if TYPE_CHECKING:
+    from jax.sharding import Mesh
 
 #: Keys of the report's top-level ``summary`` object that the issue fixes.
 SUMMARY_KEYS = (
@@ -145,11 +149,14 @@ def run_method(
     chunk_steps: int = 16,
     progress: bool | str = False,
     overrides: dict | None = None,
+    mesh: Mesh | None = None,
 ) -> RunOutput:
     """Runs ``method`` on ``pool`` for every seed id in ``seeds`` (one vmapped program).
 
     The scan is bounded by :func:`~a2v_jax.search.core.max_queries_in_budget` for the method's
-    traits; BO gets that bound as its observation-buffer size ``max_obs``.
+    traits; BO gets that bound as its observation-buffer size ``max_obs``. With a ``mesh``
+    (:func:`a2v_jax.sharding.make_mesh`) the seeds are sharded over its devices and every process
+    gets the gathered result.
     """
     traits = method_traits(method, preset)
     if traits.neighbours and pool.env.neighbours is None:
@@ -164,13 +171,13 @@ def run_method(
     if method == "bo":
         overrides.setdefault("max_obs", max_steps)
     strategy = get_strategy(method, preset, **overrides)
-    runner = ChunkedRunner(strategy, chunk_steps=chunk_steps)
+    runner = ChunkedRunner(strategy, chunk_steps=chunk_steps, mesh=mesh)
     seeds = np.asarray(seeds, dtype=np.int64)
     t0 = time.perf_counter()
     state, rec = runner(pool.env, seed_keys(seeds), max_steps, progress=progress)
-    rec = jax.tree.map(np.asarray, jax.block_until_ready(rec))
+    rec = to_host(jax.block_until_ready(rec))
     wall = time.perf_counter() - t0
-    log = jax.tree.map(np.asarray, state.log)
+    log = to_host(state.log)
     return RunOutput(
         seeds=seeds,
         best_idx=log.best_idx,
@@ -343,6 +350,8 @@ def search(
     progress: bool = True,
     trajectories: bool = True,
     table=None,
+    devices: int | None = None,
+    mesh: str | None = None,
 ) -> dict[str, Any]:
     """Loads the data, runs ``seeds`` seeds of ``method`` and returns the JSON report.
 
@@ -363,6 +372,9 @@ def search(
       progress: show a tqdm bar.
       trajectories: include per-seed trajectories.
       table: an already loaded table (skips ``load_nb201``).
+      devices: devices to shard the seeds over (None: every device JAX sees, 1: no sharding).
+      mesh: ``"POPxDATA"`` mesh shape (:func:`a2v_jax.sharding.make_mesh`); the search shards
+        seeds over all of its devices.
 
     Returns:
       The report (see :func:`summarize`).
@@ -375,6 +387,7 @@ def search(
     if traits.features and embeddings is None:
         raise ValueError(f"method {method!r} searches the latent space: pass --embeddings PATH")
     proto = get_protocol(protocol, dataset)
+    device_mesh = make_mesh(devices, mesh)
     if table is None:
         table = load_nb201(data_dir, source=source)
     emb = load_embeddings(embeddings) if embeddings is not None else None
@@ -388,7 +401,7 @@ def search(
     )
     seed_ids = np.arange(seed_start, seed_start + seeds, dtype=np.int64)
     desc = f"{method}/{preset} {dataset}" if progress else False
-    out = run_method(method, preset, pool, seed_ids, chunk_steps=chunk_steps, progress=desc)
+    out = run_method(method, preset, pool, seed_ids, chunk_steps=chunk_steps, progress=desc, mesh=device_mesh)
     extra = {
         "signal": proto.signal,
         "cost": proto.cost,
@@ -396,6 +409,7 @@ def search(
         "seed_ids": [int(seed_ids[0]), int(seed_ids[-1])],
         "table_source": table.source,
         "embeddings": None if emb is None else {"path": emb.path, **_jsonable(emb.meta)},
+        "sharding": describe(device_mesh),
     }
     return summarize(
         table, proto, pool, out, method=method, preset=preset, trajectories=trajectories, extra=extra
