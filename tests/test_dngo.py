@@ -169,10 +169,17 @@ def test_nelder_mead__a_start_inside_the_wall_never_moves():
 
 def test_fit_hyperparameters__nelder_mead_is_the_originals_fmin_from_its_prior_draw():
     phi, y, mask = _basis_data(n=40, n_max=48, h=24, seed=2)  # 7 of 10 prior draws start infeasible
-    cfg = dataclasses.replace(TINY, likelihood="paper", det_dtype="float32", hyper_opt="nelder-mead")
-    fit = jax.jit(
-        lambda k: D.fit_hyperparameters(jnp.asarray(phi), jnp.asarray(y), jnp.asarray(mask), cfg, k)
+    cfg = dataclasses.replace(
+        TINY, likelihood="paper", det_dtype="float32", hyper_opt="nelder-mead", nm_grid=161
     )
+    coarse = dataclasses.replace(cfg, nm_grid=41)  # the default table: same decisions, the cliff a bit off
+
+    def fitter(c):
+        return jax.jit(
+            lambda k: D.fit_hyperparameters(jnp.asarray(phi), jnp.asarray(y), jnp.asarray(mask), c, k)
+        )
+
+    fit, fit41 = fitter(cfg), fitter(coarse)
     p32, y32 = phi[mask], y[mask]
     stuck = moved = 0
     for i in range(10):
@@ -189,6 +196,7 @@ def test_fit_hyperparameters__nelder_mead_is_the_originals_fmin_from_its_prior_d
             # apart (the cliff's position differs by float32 LU vs interpolated Cholesky terms).
             np.testing.assert_allclose([la, ls], ref, atol=0.1)
             assert abs(float(mll) - _np_mll_f32(ref, p32, y32)) < 0.1
+            assert abs(float(fit41(key)[2]) - _np_mll_f32(ref, p32, y32)) < 0.1
             moved += 1
     assert stuck >= 1 and moved >= 1  # both behaviours of the original are exercised
     with pytest.raises(ValueError, match="needs a key"):
