@@ -1,9 +1,16 @@
 """``python -m a2v_jax.pretrain``: pre-train arch2vec on a search space.
 
 Bare ``python -m a2v_jax.pretrain`` pre-trains NAS-Bench-201 with the paper's settings (10
-epochs, seed 3, batch 32) into ``runs/nb201``. Example::
+epochs, seed 3, batch 32) into ``runs/nb201``. Examples::
 
     python -m a2v_jax.pretrain --space nb201 --epochs 10 --seed 3 --preset paper --workdir runs/nb201
+    python -m a2v_jax.pretrain --space nb101                  # 423,624 cells, 8 epochs, seed 1
+    python -m a2v_jax.pretrain --space darts --subset 50000   # the first 50,000 cells of the pool
+    python -m a2v_jax.pretrain --space nb101 --model gae      # a baseline of the paper's table
+
+NB101 needs no data file (the space is enumerated once and cached); with ``--data-dir`` or
+``$A2V_NB101_DIR`` naming ``nasbench_only108.tfrecord`` it follows the benchmark's key order.
+DARTS trains on the space's cached pool of 600,000 sampled cells (``--subset N``: its first N).
 
 Every device JAX sees is used (``--devices 1`` for one): population members on the mesh's
 ``pop`` axis, each batch split over its ``data`` axis (``--mesh POPxDATA``, default automatic).
@@ -30,15 +37,21 @@ def parse_args(argv: list[str] | None = None) -> PretrainConfig:
 def _parse(argv: list[str] | None) -> tuple[PretrainConfig, argparse.Namespace]:
     """The config and the raw flags (the multi-host ones are not part of the config)."""
     p = argparse.ArgumentParser(prog="python -m a2v_jax.pretrain", description=__doc__.splitlines()[0])
-    p.add_argument("--space", default="nb201", choices=["nb201"], help="search space")
+    p.add_argument("--space", default="nb201", choices=["nb201", "nb101", "darts"], help="search space")
+    p.add_argument(
+        "--model",
+        default="arch2vec",
+        choices=["arch2vec", "arch2vec_no_kl", "gae", "vgae"],
+        help="arch2vec, or a baseline of the paper's pretraining table",
+    )
     p.add_argument(
         "--preset",
         default="paper",
         choices=["paper", "default"],
         help="paper = the original; default = fixed",
     )
-    p.add_argument("--epochs", type=int, default=None, help="epochs (default: the paper's, 10 for nb201)")
-    p.add_argument("--seed", type=int, default=None, help="random seed (default: the paper's, 3 for nb201)")
+    p.add_argument("--epochs", type=int, default=None, help="epochs (default: the paper's: 10, nb101 8)")
+    p.add_argument("--seed", type=int, default=None, help="random seed (default: the paper's: 3, nb101 1)")
     p.add_argument("--population", type=int, default=1, help="models trained at once (seeds seed..seed+K-1)")
     p.add_argument("--batch-size", type=int, default=32)
     p.add_argument(
@@ -46,15 +59,20 @@ def _parse(argv: list[str] | None) -> tuple[PretrainConfig, argparse.Namespace]:
     )
     p.add_argument("--workdir", default=None, help="output directory (default: runs/<space>)")
     p.add_argument(
-        "--data-dir", default=None, help="NB201 table directory (default: $A2V_NB201_DIR) for the index order"
+        "--data-dir",
+        default=None,
+        help="benchmark table for the key order (default: $A2V_NB201_DIR / $A2V_NB101_DIR)",
     )
-    p.add_argument("--subset", type=int, default=None, help="only the first N architectures (smoke tests)")
+    p.add_argument(
+        "--subset", type=int, default=None, help="only the first N architectures (darts: a pool of N)"
+    )
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     add_device_flags(p)
     a = p.parse_args(argv)
     return PretrainConfig(
         space=a.space,
         preset=a.preset,
+        model=a.model,
         epochs=a.epochs,
         seed=a.seed,
         population=a.population,

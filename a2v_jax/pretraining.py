@@ -6,6 +6,10 @@ program, evaluates reconstruction and prior validity every epoch, checkpoints af
 (a restarted command resumes and ends bit-equal to an uninterrupted run) and writes
 ``metrics.jsonl``, ``summary.json`` and ``embeddings.npz`` into the workdir.
 
+Spaces: ``nb201``, ``nb101`` and ``darts`` (datasets, ``arch_str`` ids and prior metrics per space:
+:mod:`a2v_jax.pretrain_data`). Models: arch2vec and the baselines of the paper's pretraining table
+(``--model``, :data:`a2v_jax.config.MODEL_VARIANTS`).
+
 On several devices (:mod:`a2v_jax.sharding`) the members are sharded over the mesh's ``pop`` axis
 and each batch over its ``data`` axis; the programs are the same pure functions, jitted with
 shardings. Checkpoints always hold exactly ``population`` members, so a run may resume on
@@ -32,9 +36,18 @@ from jax.sharding import Mesh, NamedSharding
 from jax.sharding import PartitionSpec as P
 
 from a2v_jax.checkpoint import Checkpointer, check_workdir
-from a2v_jax.config import SPACE_DEFAULTS, ModelConfig, TrainConfig, get_preset, to_dict
+from a2v_jax.config import (
+    SPACE_DEFAULTS,
+    ModelConfig,
+    TrainConfig,
+    get_model_config,
+    get_preset,
+    model_identity,
+    to_dict,
+)
 from a2v_jax.embed import Embeddings, save_embeddings
-from a2v_jax.graphs import GraphBatch, make_graph_batch
+from a2v_jax.pretrain_data import SpaceDataset as SpaceDataset  # re-exported
+from a2v_jax.pretrain_data import load_space_dataset, prior_validity
 from a2v_jax.runtime import device_name
 from a2v_jax.sharding import (
     DATA,
@@ -53,7 +66,7 @@ from a2v_jax.sharding import (
     select_devices,
     to_host,
 )
-from a2v_jax.spaces import SearchSpace, get_space, graph_rows_hash
+from a2v_jax.spaces import get_space
 from a2v_jax.train import (
     PriorStats,
     create_state,
@@ -75,6 +88,7 @@ class PretrainConfig:
 
     space: str = "nb201"
     preset: str = "paper"
+    model: str = "arch2vec"  # a2v_jax.config.MODEL_VARIANTS: arch2vec, arch2vec_no_kl, gae, vgae
     epochs: int | None = None
     seed: int | None = None
     population: int = 1  # models trained at once under vmap, seeds seed, seed+1, ...
@@ -96,6 +110,7 @@ class PretrainConfig:
             seed=defaults["seed"] if self.seed is None else self.seed,
         )
         get_preset(cfg.preset)
+        get_model_config(cfg.model)
         if cfg.subset is not None and cfg.subset < 20:
             raise ValueError(f"--subset must be at least 20 architectures, got {cfg.subset}")
         for name in ("epochs", "population", "batch_size", "prior_samples"):
@@ -119,47 +134,6 @@ class PretrainConfig:
         return mesh if mesh.size > 1 else None
 
 
-@dataclass(frozen=True)
-class SpaceDataset:
-    """All graphs of a space in the order that defines the train/validation split."""
-
-    graphs: GraphBatch  # numpy leaves, (P, ...)
-    arch_str: np.ndarray  # (P,) str
-    index: np.ndarray  # (P,) int64 benchmark index, or -1
-    order: str  # "benchmark" or "enumeration"
-
-
-def load_space_dataset(space: SearchSpace, data_dir: str | None = None) -> SpaceDataset:
-    """Encodes every architecture of ``space``.
-
-    NB201 uses the benchmark's index order when a table is configured (``data_dir``,
-    ``A2V_NB201_DIR`` or ``A2V_NB201_API_FILE``), as the original split by key order; otherwise
-    the space's enumeration order, and the returned ``order`` says so. A configured table that
-    fails to load raises its :class:`~a2v_jax.data.DataError`; nothing falls back silently.
-    """
-    if space.name != "nb201":
-        raise NotImplementedError(f"pretraining data for space {space.name!r} is not available yet")
-    from a2v_jax.data import DataNotConfiguredError, load_nb201
-    from a2v_jax.spaces.nb201 import all_codes, arch_str_from_codes, encode_codes
-
-    try:
-        table = load_nb201(data_dir)
-    except DataNotConfiguredError:
-        table = None
-    if table is not None:
-        codes = np.asarray(table.codes)
-        arch = np.asarray(table.arch_str).astype(str)
-        index = np.arange(len(arch), dtype=np.int64)
-        order = "benchmark"
-    else:
-        codes = all_codes()
-        arch = np.array([arch_str_from_codes(c) for c in codes])
-        index = np.full(len(arch), -1, dtype=np.int64)
-        order = "enumeration"
-    adj, ops = encode_codes(codes)
-    return SpaceDataset(make_graph_batch(adj, ops), arch, index, order)
-
-
 def _versions() -> dict[str, str]:
     out = {"python": platform.python_version()}
     for pkg in ("a2v_jax", "jax", "jaxlib", "flax", "optax", "jraph", "chex", "numpy", "orbax-checkpoint"):
@@ -168,28 +142,6 @@ def _versions() -> dict[str, str]:
         except importlib.metadata.PackageNotFoundError:
             out[pkg] = "not installed"
     return out
-
-
-def prior_validity(space: SearchSpace, op_idx: np.ndarray, adj: np.ndarray) -> dict[str, float]:
-    """Validity (original loose check and strict check) and uniqueness of decoded graphs.
-
-    Uniqueness is the number of distinct valid graphs over the number of valid graphs; the
-    original hashed with NAS-Bench-101's isomorphism-invariant ``hash_module``, we compare exact
-    ``(A, ops)`` so isomorphic decodings count as distinct.
-    """
-    loose = space.valid_loose(adj, op_idx)
-    strict = space.valid_strict(adj, op_idx)
-
-    def unique(mask: np.ndarray) -> float:
-        n = int(mask.sum())
-        return len(set(graph_rows_hash(adj[mask], op_idx[mask]))) / n if n else 0.0
-
-    return {
-        "validity": float(loose.mean()),
-        "validity_strict": float(strict.mean()),
-        "uniqueness": unique(loose),
-        "uniqueness_strict": unique(strict),
-    }
 
 
 def map_members(fn: Callable, in_axes: Any, population: int, spmd_axis_name: str | None = None) -> Callable:
@@ -321,22 +273,15 @@ def run_pretraining(cfg: PretrainConfig) -> dict[str, Any]:
     cfg = cfg.resolved()
     space = get_space(cfg.space)
     preset = get_preset(cfg.preset)
-    model_cfg = ModelConfig()
+    model_cfg = get_model_config(cfg.model)
     train_cfg = TrainConfig(epochs=cfg.epochs, batch_size=cfg.batch_size, prior_samples=cfg.prior_samples)
-    data = load_space_dataset(space, cfg.data_dir)
-    if cfg.subset is not None:
-        data = SpaceDataset(
-            jax.tree.map(lambda x: x[: cfg.subset], data.graphs),
-            data.arch_str[: cfg.subset],
-            data.index[: cfg.subset],
-            data.order,
-        )
+    data = load_space_dataset(space, cfg.data_dir, cfg.subset, cfg.progress and is_primary())
 
     workdir = Path(cfg.workdir)
     identity = {
         "space": cfg.space,
         "preset": to_dict(preset),
-        "model": to_dict(model_cfg),
+        "model": model_identity(model_cfg),
         "train": {k: v for k, v in to_dict(train_cfg).items() if k != "epochs"},
         "seed": cfg.seed,
         "population": cfg.population,
@@ -396,10 +341,14 @@ def run_pretraining(cfg: PretrainConfig) -> dict[str, Any]:
     bar = _progress(cfg.progress and primary, start, cfg.epochs, cfg.space, cfg.preset)
     line: dict[str, Any] = {}
     for epoch in range(start, cfg.epochs):
+        t_epoch = time.perf_counter()
         states, losses, prior = programs.epoch(states, train_set, keys, np.uint32(epoch))
+        jax.block_until_ready(losses)
+        t_eval = time.perf_counter()
         line = _epoch_line(
             epoch + 1, states, losses, prior, val_set, space, programs, keys, epoch, cfg.population
         )
+        line.update(epoch_s=t_eval - t_epoch, eval_s=time.perf_counter() - t_eval)  # training / metrics
         if primary:
             with metrics_path.open("a") as f:
                 f.write(json.dumps(line) + "\n")
@@ -451,6 +400,7 @@ def run_pretraining(cfg: PretrainConfig) -> dict[str, Any]:
         {
             "space": cfg.space,
             "preset": cfg.preset,
+            "model": cfg.model,
             "epochs": cfg.epochs,
             "seed": cfg.seed,
             "population_seeds": seeds,
