@@ -48,7 +48,11 @@ Presets:
     so the weight prior and the box on ``log sigma^2`` do not depend on the signal's scale (an
     accuracy in ``[0, 1]`` whose values spread over a few hundredths); on cifar10 this alone
     raised the mean validation accuracy of 100 seeds by about 0.1 point (91.31 to 91.41);
-  * no query is charged past the budget.
+  * no query is charged past the budget;
+  * tuned, not fixed: 8 random initial queries instead of 16 and 50 training epochs per fit instead
+    of 100 (a smoother surrogate, half the cost). cifar100, 100 seeds, valid: 73.09 +- 0.66 with the
+    original's 16 / 100, 73.21 +- 0.71 with 8 / 100, 73.32 +- 0.55 with 8 / 50 (8 / 20: 73.31;
+    4 / 100: 73.32; an ensemble of 4 fits: 73.15); cifar10 91.36 -> 91.44, imagenet16 46.19 -> 46.26.
 
 The ``default`` preset fits the two regression hyper-parameters globally (grid and golden-section
 search on the profile likelihood, see :mod:`a2v_jax.surrogates.dngo`) instead of a local search
@@ -86,10 +90,11 @@ class BOConfig:
 
     Attributes:
       preset: ``paper`` or ``default`` (module docstring).
-      init_size: random initial queries.
+      init_size: random initial queries (``paper``: 16; ``default``: 8).
       ei_target: the ``paper`` EI's fixed target ``tau`` (1.0 for NB201).
-      dngo: the surrogate's config; None: ``paper``: ``DNGOConfig(likelihood="paper")``,
-        ``default``: ``DNGOConfig(likelihood="exact", normalize_output=True)``.
+      dngo: the surrogate's config; None: ``paper``: ``DNGOConfig(likelihood="paper",
+        det_dtype="float32", hyper_opt="nelder-mead")``, ``default``:
+        ``DNGOConfig(likelihood="exact", normalize_output=True, epochs=50)``.
       max_obs: static capacity of the observation buffer (>= the steps a run can make).
       topk: proposals per fit (each queried in its own step).
       acquisition: ``paper`` (fixed target, variance as sigma) or ``default`` (incumbent, sigma).
@@ -102,7 +107,7 @@ class BOConfig:
     """
 
     preset: str = "default"
-    init_size: int = 16
+    init_size: int | None = None
     ei_target: float = 1.0
     dngo: DNGOConfig | None = None
     max_obs: int = 256
@@ -118,6 +123,7 @@ class BOConfig:
             raise ValueError(f"BOConfig.preset must be one of {PRESETS}, got {self.preset!r}")
         paper = self.preset == "paper"
         resolved = {
+            "init_size": 16 if paper else 8,
             "acquisition": "paper" if paper else "default",
             "dedup": not paper,
             "overshoot": paper,
@@ -125,7 +131,7 @@ class BOConfig:
                 likelihood="paper", normalize_output=False, det_dtype="float32", hyper_opt="nelder-mead"
             )
             if paper
-            else DNGOConfig(likelihood="exact", normalize_output=True),
+            else DNGOConfig(likelihood="exact", normalize_output=True, epochs=50),
         }
         for name, value in resolved.items():
             if getattr(self, name) is None:
