@@ -96,6 +96,9 @@ def _check_report(rep: dict, table: NB201Table, method: str, n_seeds: int, pool_
     assert s["valid_mean"] == pytest.approx(np.mean(valids))
     assert s["valid_std"] == pytest.approx(np.std(valids))
     assert 0.0 <= s["frac_found_best"] <= 1.0
+    # Seeds that found the pool's best signal all report the largest signal of any seed.
+    top = np.mean([r["signal"] == max(x["signal"] for x in rep["runs"]) for r in rep["runs"]])
+    assert 0.0 <= s["frac_found_best_signal"] <= top
 
 
 def test_cli__rl_end_to_end_on_a_small_pool(table, tmp_path, capsys):
