@@ -187,8 +187,22 @@ def pad_leading(tree: Any, size: int) -> Any:
 
 
 def put(tree: Any, sharding: NamedSharding) -> Any:
-    """Places every leaf with ``sharding`` (identical host values on every process in multi-host)."""
-    return jax.tree.map(lambda x: jax.device_put(x, sharding), tree)
+    """Places every leaf with ``sharding``; in a multi-host run every process passes the same values.
+
+    Each process copies in only the shards its own devices hold (``make_array_from_callback``),
+    so a global array is built without any cross-host transfer.
+    """
+    return jax.tree.map(lambda x: _put_leaf(x, sharding), tree)
+
+
+def _put_leaf(x: Any, sharding: NamedSharding) -> jax.Array:
+    if sharding.is_fully_addressable:
+        return jax.device_put(x, sharding)
+    if jax.dtypes.issubdtype(getattr(x, "dtype", None), jax.dtypes.prng_key):
+        data = _put_leaf(jax.random.key_data(x), sharding)  # (..., 2) uint32, same leading split
+        return jax.random.wrap_key_data(data, impl=jax.random.key_impl(x))
+    host = np.asarray(x)
+    return jax.make_array_from_callback(host.shape, sharding, lambda idx: host[idx])
 
 
 def to_host(tree: Any) -> Any:
