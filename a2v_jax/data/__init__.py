@@ -10,8 +10,11 @@ from a2v_jax.data._errors import ArchNotFoundError, DataError, DataNotConfigured
 from a2v_jax.data.nb101 import NB101Table, load_nb101
 from a2v_jax.data.nb201 import DATASETS, SOURCES, NB201DatasetResults, NB201Table, load_nb201
 from a2v_jax.data.protocols import (
+    NB101Protocol,
     SearchProtocol,
+    get_nb101_protocol,
     get_protocol,
+    nb101_protocol_arrays,
     protocol_arrays,
     protocol_signal_runs,
     report,
@@ -23,13 +26,16 @@ __all__ = [
     "ArchNotFoundError",
     "DataError",
     "DataNotConfiguredError",
+    "NB101Protocol",
     "NB101Table",
     "NB201DatasetResults",
     "NB201Table",
     "SearchProtocol",
+    "get_nb101_protocol",
     "get_protocol",
     "load_nb101",
     "load_nb201",
+    "nb101_protocol_arrays",
     "protocol_arrays",
     "protocol_signal_runs",
     "report",

@@ -19,6 +19,18 @@ what :func:`protocol_arrays` returns. The 12-epoch training time is not in the c
 is taken as 12/200 of the 200-epoch cifar10-valid time (per-epoch time is a property of the
 architecture). arch2vec estimated the cifar100 / ImageNet16-120 cost from the cifar10-valid time; here
 it is NAS-Bench-201's own size-scaled 200-epoch time (``train_time_s`` of that dataset).
+
+NAS-Bench-101 protocols (:class:`NB101Protocol`, reference §2.1, §7.1-7.3) read the 108-epoch table
+(``nasbench_only108.tfrecord``), every number a mean over the benchmark's 3 repeats:
+
+- ``arch2vec``: signal = mean final validation accuracy (arch2vec's ``validation_accuracy``); cost =
+  mean training time (``training_time``); budget 1.5e6 simulated seconds (the ``Σ training_time <
+  1.5e6`` of the original's RL and BO loops); scored by regret against the benchmark constants
+  ``BEST_VALID`` / ``BEST_TEST``: ``regret_validation = BEST_VALID - best validation so far`` and
+  ``regret_test = BEST_TEST - test accuracy of that best-by-validation cell``, against cumulative
+  simulated time; curves averaged by query index and cut at 1e6 s, and the regret at 1e6 s.
+- ``q150``: the fixed-query protocol of later NAS-Bench-101 work: 150 queries, the same signal, the
+  training time still added to the clock (reported) but never limiting the run.
 """
 
 from __future__ import annotations
@@ -28,6 +40,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from a2v_jax.data._errors import DataError
+from a2v_jax.data.nb101 import BEST_TEST, BEST_VALID, NB101Table
 from a2v_jax.data.nb201 import DATASETS, NB201Table
 
 SIGNALS = ("valid_12ep", "valid_random_run")
@@ -155,3 +168,79 @@ def report(table: NB201Table, protocol: SearchProtocol, index: int) -> dict[str,
         test = None if res.test_mean is None else float(res.test_mean[index])
         out[ds] = {"valid_mean": float(res.valid_mean[index]), "test_mean": test}
     return out
+
+
+# --------------------------------------------------------------------------- NAS-Bench-101
+
+NB101_PROTOCOLS = ("arch2vec", "q150")
+NB101_SIGNALS = ("valid_mean",)
+NB101_COSTS = ("train_time_mean",)
+
+
+@dataclass(frozen=True)
+class NB101Protocol:
+    """One search protocol on NAS-Bench-101 (108-epoch table, means over the 3 repeats)."""
+
+    name: str  # "arch2vec" | "q150"
+    signal: str  # "valid_mean": what a query returns (fraction in [0, 1])
+    cost: str  # "train_time_mean": simulated seconds added to the clock per query
+    budget_s: float  # a run stops before the clock passes this (inf: no time limit)
+    max_queries: int | None  # a run stops after this many queries (None: no query cap)
+    best_valid: float  # regret anchor: the benchmark's best mean validation accuracy
+    best_test: float  # regret anchor: the benchmark's best mean test accuracy
+    curve_max_s: float | None  # the averaged curve drops points whose mean time is past this
+    regret_at_s: tuple[float, ...]  # times (s) at which each run's test regret is reported
+
+
+def get_nb101_protocol(name: str) -> NB101Protocol:
+    """The NAS-Bench-101 protocol ``name`` (``"arch2vec"`` or ``"q150"``).
+
+    Raises:
+      ValueError: unknown name.
+    """
+    if name == "arch2vec":
+        return NB101Protocol(
+            "arch2vec", "valid_mean", "train_time_mean", 1.5e6, None, BEST_VALID, BEST_TEST, 1e6, (1e5, 1e6)
+        )
+    if name == "q150":
+        return NB101Protocol(
+            "q150",
+            "valid_mean",
+            "train_time_mean",
+            float("inf"),
+            150,
+            BEST_VALID,
+            BEST_TEST,
+            None,
+            (1e5, 1e6),
+        )
+    raise ValueError(f"unknown NB101 search protocol {name!r}; expected one of {NB101_PROTOCOLS}")
+
+
+def nb101_protocol_arrays(table: NB101Table, protocol: NB101Protocol) -> tuple[np.ndarray, np.ndarray]:
+    """What a query of each NB101 cell returns and costs under ``protocol``.
+
+    Args:
+      table: the 108-epoch :class:`~a2v_jax.data.nb101.NB101Table`.
+      protocol: from :func:`get_nb101_protocol`.
+
+    Returns:
+      signal ``(P,)`` float32 (mean validation accuracy, a fraction) and cost ``(P,)`` float32 seconds
+      (mean training time).
+
+    Raises:
+      DataError: the table is not at 108 epochs (the protocols and the regret anchors are 108-epoch).
+      ValueError: the protocol names an unknown signal or cost.
+    """
+    if table.epochs != 108:
+        raise DataError(
+            f"the NB101 search protocols use the 108-epoch results; the table from {table.path} is at "
+            f"{table.epochs} epochs (load_nb101(epochs=108))"
+        )
+    if protocol.signal not in NB101_SIGNALS:
+        raise ValueError(f"unknown NB101 signal {protocol.signal!r}; expected one of {NB101_SIGNALS}")
+    if protocol.cost not in NB101_COSTS:
+        raise ValueError(f"unknown NB101 cost {protocol.cost!r}; expected one of {NB101_COSTS}")
+    signal = np.asarray(getattr(table, protocol.signal), np.float64)
+    cost = np.asarray(getattr(table, protocol.cost), np.float64)
+    return signal.astype(np.float32), cost.astype(np.float32)
