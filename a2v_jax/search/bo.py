@@ -104,6 +104,10 @@ class BOConfig:
       ensemble: DNGO fits per step, from independent keys, combined as one mixture (mean of the
         means; variance = mean of ``var + mean^2`` minus the squared mean, pybnn's rule for
         marginalising over models); 1 is a single fit.
+      fit_key: ``step``: each fit draws from its step's key; ``run``: every fit of a run uses one
+        key drawn at init, as the original NB101 search, which builds each DNGO with ``rng=seed``
+        so that every fit repeats the same minibatch shuffles and Nelder-Mead start (here the
+        network initialisation repeats too; the original's comes from torch's advancing stream).
     """
 
     preset: str = "default"
@@ -117,6 +121,7 @@ class BOConfig:
     overshoot: bool | None = None
     pool_chunk: int = 256
     ensemble: int = 1
+    fit_key: str = "step"
 
     def __post_init__(self):
         if self.preset not in PRESETS:
@@ -136,6 +141,8 @@ class BOConfig:
         for name, value in resolved.items():
             if getattr(self, name) is None:
                 object.__setattr__(self, name, value)
+        if self.fit_key not in ("step", "run"):
+            raise ValueError(f"BOConfig.fit_key must be 'step' or 'run', got {self.fit_key!r}")
         if self.acquisition not in PRESETS:
             raise ValueError(f"BOConfig.acquisition must be one of {PRESETS}, got {self.acquisition!r}")
         if not isinstance(self.dngo, DNGOConfig):
@@ -159,6 +166,7 @@ class BOState:
     queue: chex.Array  # (topk,) int32 the last fit's proposals
     queue_ok: chex.Array  # (topk,) bool the proposal exists (False once the pool is exhausted)
     theta: chex.Array  # (2,) float32 (log alpha, log sigma^2) of the last fit (diagnostic)
+    fit_key: chex.Array  # (2,) uint32 raw data of the key of every fit when cfg.fit_key == "run"
 
 
 _SQRT_HALF = 1.0 / math.sqrt(2.0)
@@ -274,6 +282,7 @@ def make_bo(cfg: BOConfig) -> Strategy:
         if cfg.init_size > p:
             raise ValueError(f"BOConfig.init_size ({cfg.init_size}) exceeds the pool size ({p})")
         k_init, k_prio = jax.random.split(key)
+        k_fit = jax.random.fold_in(key, 2)  # a separate stream: the other draws stay as they were
         return BOState(
             log=init_log(p),
             init_idx=jax.random.permutation(k_init, p)[: cfg.init_size].astype(jnp.int32),
@@ -283,6 +292,7 @@ def make_bo(cfg: BOConfig) -> Strategy:
             queue=jnp.zeros((k,), jnp.int32),
             queue_ok=jnp.zeros((k,), bool),
             theta=jnp.zeros((2,), jnp.float32),
+            fit_key=jax.random.key_data(k_fit),  # raw, so the state stays plain arrays
         )
 
     def _surrogate(x, y, mask, pool, key, n_bound):
@@ -301,6 +311,8 @@ def make_bo(cfg: BOConfig) -> Strategy:
     def propose(state: BOState, env: SearchEnv, key: chex.PRNGKey, t: chex.Array):
         mask = jnp.arange(cfg.max_obs) < state.log.n_queries  # (max_obs,)
         n_bound = jnp.minimum(t, cfg.max_obs)  # shared by all seeds: no query before step t is missing
+        if cfg.fit_key == "run":
+            key = jax.random.wrap_key_data(state.fit_key)
         mean, var, theta = _surrogate(state.x_obs, state.y_obs, mask, env.features, key, n_bound)  # (P,)
         if cfg.acquisition == "paper":
             score = expected_improvement(mean, var, cfg.ei_target, "paper")  # (P,) float32, as the original
