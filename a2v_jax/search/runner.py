@@ -150,23 +150,28 @@ def run_method(
     progress: bool | str = False,
     overrides: dict | None = None,
     mesh: Mesh | None = None,
+    max_steps: int | None = None,
 ) -> RunOutput:
     """Runs ``method`` on ``pool`` for every seed id in ``seeds`` (one vmapped program).
 
     The scan is bounded by :func:`~a2v_jax.search.core.max_queries_in_budget` for the method's
-    traits; BO gets that bound as its observation-buffer size ``max_obs``. With a ``mesh``
+    traits (or by ``max_steps`` where the caller knows a bound, e.g. a query cap without a time
+    budget); BO gets that bound as its observation-buffer size ``max_obs``. With a ``mesh``
     (:func:`a2v_jax.sharding.make_mesh`) the seeds are sharded over its devices and every process
     gets the gathered result.
     """
     traits = method_traits(method, preset)
     if traits.neighbours and pool.env.neighbours is None:
         raise ValueError(f"method {method!r} needs a pool built with_neighbours=True")
-    max_steps = max_queries_in_budget(
-        np.asarray(pool.env.cost),
-        float(pool.env.budget_s),
-        distinct=traits.distinct,
-        overshoot=traits.overshoot,
-    )
+    if max_steps is None:
+        max_steps = max_queries_in_budget(
+            np.asarray(pool.env.cost),
+            float(pool.env.budget_s),
+            distinct=traits.distinct,
+            overshoot=traits.overshoot,
+        )
+    elif max_steps < 1:
+        raise ValueError(f"max_steps must be >= 1, got {max_steps}")
     overrides = dict(overrides or {})
     if method == "bo":
         overrides.setdefault("max_obs", max_steps)
