@@ -62,6 +62,7 @@ from a2v_jax.sharding import (
     parse_mesh,
     pop_sharding,
     pretraining_mesh_shape,
+    put,
     replicated,
     select_devices,
     to_host,
@@ -299,7 +300,7 @@ def run_pretraining(cfg: PretrainConfig) -> dict[str, Any]:
     num_train = p - int(round(p * train_cfg.val_fraction))
     mesh = cfg.device_mesh()
     # Split on the host; one device transfer per leaf (no eager device ops to compile).
-    place = (lambda x: jnp.asarray(x)) if mesh is None else (lambda x: jax.device_put(x, replicated(mesh)))
+    place = (lambda x: jnp.asarray(x)) if mesh is None else (lambda x: put(x, replicated(mesh)))
     graphs = jax.tree.map(place, data.graphs)
     train_set = jax.tree.map(lambda x: place(x[:num_train]), data.graphs)
     val_set = jax.tree.map(lambda x: place(x[num_train:]), data.graphs)
