@@ -9,13 +9,21 @@ module                   what it computes
 ``smoothness``           random walks of one-edit mutations: L2 vs edit distance, autocorrelation
 ``walks``                greedy latent walks decoded to cells; loading a pre-trained model
 ``maps``                 2-D maps of the space (PCA; t-SNE / UMAP where installed)
-``curves``               search curves and the NB201 table from search reports
+``curves``               search curves, the NB201 table, NB101 regret curves from search reports
 ``plots``                one figure function per analysis (matplotlib, returns a Figure)
 ``figures``              the paper's Figs. 2-5 in one call each, from an embeddings file
 =======================  ===============================================================
 """
 
-from a2v_jax.analysis.curves import Curves, format_markdown, paper_rows, search_curves, search_table
+from a2v_jax.analysis.curves import (
+    PAPER_NB101,
+    Curves,
+    format_markdown,
+    nb101_regret_curve,
+    paper_rows,
+    search_curves,
+    search_table,
+)
 from a2v_jax.analysis.encodings import aligned_features, edit_distance, one_hot_codes
 from a2v_jax.analysis.maps import Map2D, available_map_methods, map_2d, pca_2d
 from a2v_jax.analysis.metrics import METRICS, regression_metrics
@@ -35,6 +43,7 @@ from a2v_jax.analysis.walks import LatentWalks, latent_walks, load_pretrained_st
 __all__ = [
     "METRICS",
     "NASLIB_TRAIN_SIZES",
+    "PAPER_NB101",
     "Curves",
     "LatentWalks",
     "MLPConfig",
@@ -51,6 +60,7 @@ __all__ = [
     "load_pretrained_state",
     "map_2d",
     "mlp_surrogate",
+    "nb101_regret_curve",
     "one_hot_codes",
     "paper_rows",
     "pca_2d",

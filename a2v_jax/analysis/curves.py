@@ -262,3 +262,48 @@ def paper_rows(methods: Sequence[str] | None = None) -> list[dict[str, Any]]:
     """The paper's table (:data:`PAPER_NB201`) as rows for :func:`format_markdown`."""
     names = list(PAPER_NB201) if methods is None else list(methods)
     return [{"method": f"{n} (published)", **PAPER_NB201[n]} for n in names]
+
+
+# --------------------------------------------------------------------------- NAS-Bench-101
+
+#: The paper's NAS-Bench-101 numbers (reference §9.2, from the original's ``results/*.json``): mean test
+#: regret (fraction, against 0.943175752957662) and mean test accuracy (%) of the incumbent at about 1e6
+#: simulated seconds; for arch2vec also the test accuracy at 1e4 and 1e5 s. Percentages are rounded, so a
+#: regret derived from them is good to about 5e-5.
+PAPER_NB101: dict[str, dict[str, float | str]] = {
+    "arch2vec-RL": {"regret_test_1e6": 0.00209, "test_1e6": 94.11, "test_1e4": 92.67, "test_1e5": 93.66},
+    "arch2vec-BO": {"regret_test_1e6": 0.00275, "test_1e6": 94.04, "test_1e4": 92.45, "test_1e5": 93.85},
+    "Supervised-BO": {"regret_test_1e6": 0.00596, "test_1e6": 93.72, "note": "curve ends at 8.7e5 s"},
+    "Supervised-RL": {"regret_test_1e6": 0.00620, "test_1e6": 93.70, "note": "curve ends at 8.2e5 s"},
+    "BOHB": {"test_1e6": 93.60},
+    "RE": {"test_1e6": 93.57},
+    "REINFORCE": {"test_1e6": 93.48},
+    "RS": {"test_1e6": 93.46},
+}
+
+
+def nb101_regret_curve(
+    report: Mapping[str, Any], metric: str = "regret_test"
+) -> tuple[np.ndarray, np.ndarray]:
+    """The averaged NB101 regret curve of a ``--space nb101`` report, as the original plots it.
+
+    Args:
+      report: from :func:`a2v_jax.search.nb101.search_nb101` (its ``summary["curve"]``: runs
+        averaged by query index, truncated to the shortest run, points past 1e6 s dropped).
+      metric: ``regret_test`` or ``regret_validation``.
+
+    Returns:
+      ``(runtime (G,), regret (G,))``: mean cumulative simulated seconds and mean regret (fraction).
+
+    Raises:
+      ValueError: not an NB101 report, no curve (no seed made a query), or an unknown metric.
+    """
+    if metric not in ("regret_test", "regret_validation"):
+        raise ValueError(f"metric must be 'regret_test' or 'regret_validation', got {metric!r}")
+    summary = report.get("summary", {})
+    if summary.get("space") != "nb101":
+        raise ValueError(f"not an NB101 search report (space {summary.get('space')!r})")
+    curve = summary.get("curve")
+    if not curve:
+        raise ValueError("the report has no averaged curve (no seed made a query)")
+    return np.asarray(curve["runtime"], np.float64), np.asarray(curve[metric], np.float64)

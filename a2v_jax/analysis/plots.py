@@ -15,6 +15,7 @@ Fig. 3 (smoothness)                ``plot_smoothness([a2v_smooth, onehot_smooth]
 Fig. 4 (map of the space)          ``plot_maps([map_a2v, map_onehot], values)``
 Fig. 5 (decoded latent walks)      ``plot_walks([walks_a2v, walks_onehot], walk=0)``
 search curves (NB101 Fig. 6 style)  ``plot_search({"paper": {...}, "default": {...}}, table)``
+NB101 regret vs time (log-log)     ``plot_nb101_regret({"arch2vec-RL": rep_rl, "arch2vec-BO": rep_bo})``
 =================================  ==========================================================
 """
 
@@ -28,7 +29,7 @@ from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 from matplotlib.patches import FancyArrowPatch
 
-from a2v_jax.analysis.curves import Curves, search_curves
+from a2v_jax.analysis.curves import PAPER_NB101, Curves, nb101_regret_curve, search_curves
 from a2v_jax.analysis.maps import Map2D, density_2d
 from a2v_jax.analysis.metrics import METRICS
 from a2v_jax.analysis.predictive import PredictiveResult
@@ -160,6 +161,68 @@ def plot_search(
                 log_y=log_regret and metric.startswith("regret"),
                 title=f"{preset}" if i == 0 else None,
             )
+    return _top(fig)
+
+
+def plot_nb101_regret(
+    reports: Mapping[str, Mapping[str, Any]],
+    *,
+    metric: str = "regret_test",
+    published: Sequence[str] = ("arch2vec-RL", "arch2vec-BO"),
+    best_test: float = 0.943175752957662,
+    ax=None,
+    title: str | None = None,
+) -> Figure:
+    """NB101 regret vs estimated wall-clock time on log-log axes, as the original's Fig. 6.
+
+    Each report's averaged curve (:func:`~a2v_jax.analysis.curves.nb101_regret_curve`: by query
+    index, truncated to the shortest run, points past 1e6 s dropped) is one line; regrets of 0
+    (the optimum found) cannot be drawn on a log axis and are left out. ``published`` adds the
+    paper's test regrets (:data:`~a2v_jax.analysis.curves.PAPER_NB101`) as markers: at 1e6 s the
+    published regret, at 1e4 / 1e5 s ``best_test`` minus the published (rounded) accuracy.
+
+    Args:
+      reports: ``{label: NB101 search report}``.
+      metric: ``regret_test`` or ``regret_validation`` (published markers are test regrets only).
+      published: rows of ``PAPER_NB101`` to mark (only those with time points).
+      best_test: the anchor of the published accuracies.
+      ax: draw into this axis (its figure is returned); None makes a new figure.
+      title: axis title.
+
+    Returns:
+      The figure.
+    """
+    if not reports:
+        raise ValueError("no reports to plot")
+    if ax is None:
+        fig, axes = _grid(1, 1, (5.0, 3.8))
+        ax = axes[0, 0]
+    fig = ax.figure
+    for label, rep in reports.items():
+        x, y = nb101_regret_curve(rep, metric)
+        ok = (x > 0) & (y > 0)
+        ax.plot(x[ok], y[ok], label=f"{label} ({rep['summary']['seeds']} seeds)")
+    if metric == "regret_test":
+        for name in published:
+            row = PAPER_NB101[name]
+            pts = [
+                (t, best_test - float(row[f"test_{k}"]) / 100.0)
+                for t, k in ((1e4, "1e4"), (1e5, "1e5"))
+                if f"test_{k}" in row
+            ]
+            if "regret_test_1e6" in row:
+                pts.append((1e6, float(row["regret_test_1e6"])))
+            if pts:
+                px, py = zip(*pts, strict=True)
+                ax.plot(px, py, linestyle="none", marker="o", mfc="none", label=f"{name} (published)")
+    ax.set_xscale("log")
+    ax.set_yscale("log")
+    ax.set_xlabel("estimated wall-clock time (simulated s)")
+    ax.set_ylabel("test regret" if metric == "regret_test" else "validation regret")
+    if title:
+        ax.set_title(title)
+    ax.grid(alpha=0.3, which="both")
+    ax.legend(fontsize="small")
     return _top(fig)
 
 
