@@ -260,3 +260,60 @@ def test_average_by_query__truncates_and_drops_past_x_max():
     c = nb101.average_by_query(rts, vals, x_max=3.5)
     assert c["truncated_to"] == 2 and c["queries"] == [1] and c["runtime"] == [2.0] and c["r"] == [0.4]
     assert nb101.average_by_query(rts, vals)["r"] == pytest.approx([0.4, 0.3])
+
+
+def _fake_report(x, y, seeds=3) -> dict:
+    curve = {"runtime": list(x), "regret_test": list(y), "regret_validation": list(y), "x_max": 1e6}
+    return {"summary": {"space": "nb101", "seeds": seeds, "curve": curve}}
+
+
+def test_plot_nb101_regret__log_log_lines_and_published_points():
+    from a2v_jax.analysis.curves import nb101_regret_curve
+    from a2v_jax.analysis.plots import plot_nb101_regret
+
+    rep = _fake_report([1e3, 1e4, 1e5, 9e5], [0.02, 0.0, 0.005, 0.002])
+    x, y = nb101_regret_curve(rep)
+    np.testing.assert_array_equal(x, [1e3, 1e4, 1e5, 9e5])
+    fig = plot_nb101_regret({"rl/paper": rep})
+    ax = fig.axes[0]
+    assert (ax.get_xscale(), ax.get_yscale()) == ("log", "log")
+    ours, rl_pub, bo_pub = ax.get_lines()
+    np.testing.assert_array_equal(ours.get_xdata(), [1e3, 1e5, 9e5])  # the zero regret is not drawable
+    np.testing.assert_allclose(rl_pub.get_ydata(), [BEST_TEST - 0.9267, BEST_TEST - 0.9366, 0.00209])
+    assert bo_pub.get_label() == "arch2vec-BO (published)"
+    with pytest.raises(ValueError, match="not an NB101 search report"):
+        nb101_regret_curve({"summary": {"space": "nb201"}})
+
+
+def _bench():
+    import importlib.util
+
+    path = Path(__file__).resolve().parents[1] / "benchmarks" / "nb101_search.py"
+    spec = importlib.util.spec_from_file_location("nb101_search_bench", path)
+    bench = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(bench)
+    return bench
+
+
+def test_benchmark_nb101_search__fails_clearly_without_data(tmp_path, monkeypatch, capsys):
+    bench = _bench()
+    monkeypatch.delenv(ENV_NB101_DIR, raising=False)
+    assert bench.main(["--out", str(tmp_path / "res"), "--seeds", "2"]) == 2
+    assert "no NAS-Bench-101 data configured" in capsys.readouterr().err
+    assert not list(tmp_path.iterdir())
+
+
+def test_benchmark_nb101_search__writes_rows_beside_the_paper(table, env, tmp_path):
+    emb = _embeddings(tmp_path / "emb.npz", table.hash)
+    out = tmp_path / "res" / "nb101_search"
+    argv = ["--data-dir", str(env), "--embeddings", str(emb), "--methods", "rl", "--presets", "paper"]
+    assert _bench().main([*argv, "--protocols", "arch2vec", "--seeds", "2", "--out", str(out)]) == 0
+    md = out.with_suffix(".md").read_text()
+    assert "| rl | paper | arch2vec |" in md and "0.00209" in md  # our row and the paper's
+    payload = json.loads(out.with_suffix(".json").read_text())
+    (rep,) = payload["reports"]
+    assert rep["summary"]["budget_s"] == 1.5e6 and "trajectory" not in rep["runs"][0]
+    # 240 cells of at most 2,400 s cannot fill 1.5e6 s: every run queries the whole pool once, but
+    # the paper preset's initial cell, which is blocked without being queried.
+    assert [r["queries"] for r in rep["runs"]] == [NUM_CELLS - 1, NUM_CELLS - 1]
+    assert out.with_suffix(".png").stat().st_size > 0
