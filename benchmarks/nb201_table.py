@@ -77,6 +77,8 @@ def _cell(m, s) -> str:
 def render_markdown(runs: list[dict], meta: dict) -> str:
     """The table in the paper's layout: for each paper row, its numbers then ours per preset."""
     by = {(r["method"], r["preset"], r["protocol"], r["dataset"]): r for r in runs}
+    counts = [int(r["seeds"]) for r in runs]
+    meta_seeds = max(set(counts), key=counts.count) if counts else 0  # most rows; others are labelled
     methods = list(dict.fromkeys(r["method"] for r in runs))
     presets = list(dict.fromkeys(r["preset"] for r in runs))
     head = "| Method | " + " | ".join(f"{DS_LABEL[d]} val | {DS_LABEL[d]} test" for d in DATASETS) + " |"
@@ -86,13 +88,16 @@ def render_markdown(runs: list[dict], meta: dict) -> str:
         out = []
         for preset in presets:
             for protocol in ("arch2vec", "nb201"):
-                cells, seen = [], False
+                cells, seen, n_seeds = [], False, set()
                 for d in DATASETS:
                     if protocol == "arch2vec":
                         r = by.get((method, preset, protocol, d))
+                        src = r
                     else:  # one search on cifar10, reported on every dataset
-                        r0 = by.get((method, preset, protocol, "cifar10"))
-                        r = None if r0 is None else r0["per_dataset"][d]
+                        src = by.get((method, preset, protocol, "cifar10"))
+                        r = None if src is None else src["per_dataset"][d]
+                    if src is not None:
+                        n_seeds.add(int(src["seeds"]))
                     if r is None:
                         cells += ["n/a", "n/a"]
                     else:
@@ -104,6 +109,8 @@ def render_markdown(runs: list[dict], meta: dict) -> str:
                 if seen:
                     name = PAPER_ROW.get(method) or method.upper()
                     tag = f"`{preset}`" + (", searched on C10" if protocol == "nb201" else "")
+                    if n_seeds != {meta_seeds}:
+                        tag += ", " + "/".join(str(n) for n in sorted(n_seeds)) + " seeds"
                     out.append(f"| {name} (ours, {tag}) | " + " | ".join(cells) + " |")
         return out
 
@@ -157,11 +164,14 @@ def render_markdown(runs: list[dict], meta: dict) -> str:
             checks.append(f"- {row}, `{preset}` preset ({rule}): " + ", ".join(marks))
 
     wall = meta.get("wall_s_all_rows", meta["wall_s"])
+    seeds = meta["seeds"]
+    majority = seeds if isinstance(seeds, int) else max(seeds, key=[int(r["seeds"]) for r in runs].count)
     history = meta.get("argv_history", [meta["argv"]])
     notes = [
         "",
         f"Mean ± std (population std over seeds) of the seed-averaged 200-epoch accuracies (%) of the "
-        f"architecture found by each of {meta['seeds']} seeds (ids 1..{meta['seeds']}), protocol "
+        f"architecture found by each of {majority} seeds (ids 1..{majority}; rows marked otherwise ran "
+        "fewer), protocol "
         f"`{meta['protocol']}` (budgets 12,000 / 500,000 / 1,400,000 simulated seconds). Paper rows are "
         "the arch2vec paper's NAS-Bench-201 table (reference §9.1; the baselines there are copied from "
         "the NAS-Bench-201 paper). `paper` = the original's behaviour with its quirks, `default` = quirks "
