@@ -225,10 +225,10 @@ print(json.dumps(res))
         for k, v in r["losses"].items():
             np.testing.assert_allclose(v, one["losses"][k], rtol=1e-5, err_msg=f"{name} {k}")
         np.testing.assert_allclose(r["prior"], one["prior"], rtol=1e-4, atol=1e-4, err_msg=name)
-        np.testing.assert_allclose(r["batch_stats"], one["batch_stats"], rtol=1e-5, atol=1e-6, err_msg=name)
-        # Adam's first step moves each parameter by about lr * sign(g): a gradient that is zero up
-        # to rounding may flip sign, so parameters agree within 2 * lr.
-        np.testing.assert_allclose(r["params"], one["params"], atol=2e-3, err_msg=name)
+        np.testing.assert_allclose(r["batch_stats"], one["batch_stats"], rtol=5e-5, atol=1e-6, err_msg=name)
+        # Adam's first step moves each parameter by lr * g / (|g| + eps), at most lr: a gradient
+        # that is zero up to rounding may flip sign, so parameters agree within 2 * lr.
+        np.testing.assert_allclose(r["params"], one["params"], atol=2e-3 + 1e-6, err_msg=name)
         assert r["all_reduce"] > 0, name  # gradients and BatchNorm sums are all-reduced
     assert 4 in out["data"]["local_batch"], out["data"]["local_batch"]  # 16 graphs / 4 devices
     assert 8 in out["both"]["local_batch"], out["both"]["local_batch"]  # 16 graphs / 2 devices
