@@ -289,6 +289,7 @@ def run_pretraining(cfg: PretrainConfig) -> dict[str, Any]:
         "order": data.order,
         "subset": cfg.subset,
     }
+    mesh = cfg.device_mesh()  # before the workdir is touched: a mesh that cannot be built fails first
     primary = is_primary()
     if primary:  # process 0 writes config.json; the others check it once it is there
         check_workdir(workdir, identity)
@@ -298,7 +299,6 @@ def run_pretraining(cfg: PretrainConfig) -> dict[str, Any]:
 
     p = data.graphs.num_graphs
     num_train = p - int(round(p * train_cfg.val_fraction))
-    mesh = cfg.device_mesh()
     # Split on the host; one device transfer per leaf (no eager device ops to compile).
     place = (lambda x: jnp.asarray(x)) if mesh is None else (lambda x: put(x, replicated(mesh)))
     graphs = jax.tree.map(place, data.graphs)

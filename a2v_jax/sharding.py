@@ -109,6 +109,10 @@ def make_mesh(devices: int | None = None, shape: str | Sequence[int] | None = No
         shape = parse_mesh(shape)
         if devices is None:
             devices = shape[0] * shape[1]
+            if devices > jax.device_count():
+                raise ValueError(
+                    f"--mesh {shape[0]}x{shape[1]} needs {devices} devices; JAX sees {_kinds(jax.devices())}"
+                )
     devs = select_devices(devices)
     if shape is None:
         shape = (len(devs), 1)

@@ -96,6 +96,8 @@ def test_make_mesh__one_device_here_and_refuses_what_it_cannot_build():
         sharding.make_mesh(10_000)
     with pytest.raises(ValueError, match="needs 2 devices"):
         sharding.make_mesh(1, "2x1")
+    with pytest.raises(ValueError, match="--mesh 10000x1 needs 10000 devices; JAX sees"):
+        sharding.make_mesh(shape="10000x1")
 
 
 @pytest.mark.parametrize(
