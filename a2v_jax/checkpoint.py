@@ -81,10 +81,10 @@ def load_pretrained_state(workdir: str | Path, member: int = 0, epoch: int | Non
 
     Raises:
       FileNotFoundError: the workdir has no ``config.json`` or no checkpoint.
-      ValueError: ``member`` is outside the population.
+      ValueError: ``member`` is outside the population, or the workdir's space is unknown.
     """
     from a2v_jax.config import ModelConfig, Preset, TrainConfig
-    from a2v_jax.spaces.nb201 import NUM_NODES, OP_NAMES
+    from a2v_jax.spaces import get_space
     from a2v_jax.train import create_state
 
     workdir = Path(workdir)
@@ -92,15 +92,17 @@ def load_pretrained_state(workdir: str | Path, member: int = 0, epoch: int | Non
     if not cfg_path.is_file():
         raise FileNotFoundError(f"{cfg_path} not found: is {workdir} a pretraining workdir?")
     ident = json.loads(cfg_path.read_text())
-    if ident.get("space") != "nb201":
-        raise ValueError(f"{cfg_path}: space {ident.get('space')!r} is not supported (nb201 only)")
+    try:
+        space = get_space(ident.get("space"))  # lazy: only its node count and op vocabulary are read
+    except ValueError as e:
+        raise ValueError(f"{cfg_path}: {e}") from None
     population = int(ident["population"])
     if not 0 <= member < population:
         raise ValueError(f"member {member} is outside the population of {population} in {cfg_path}")
     state = create_state(
         jax.random.key(0),
-        NUM_NODES,
-        len(OP_NAMES),
+        space.num_nodes,
+        len(space.op_names),
         Preset(**ident["preset"]),
         ModelConfig(**ident["model"]),
         TrainConfig(**ident["train"]),
