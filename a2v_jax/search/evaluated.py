@@ -183,6 +183,7 @@ def evaluated_search(
     signal = np.zeros((p,), np.float32)  # (P,) filled as cells are evaluated
     cost = np.zeros((p,), np.float32)  # (P,)
     known = np.zeros((p,), bool)  # (P,)
+    results: dict[int, tuple[float, float]] = {}  # the evaluator's values, unrounded
 
     def make_env():
         return SearchEnv(
@@ -221,7 +222,8 @@ def evaluated_search(
                     ) from e
                 evaluate_s += time.perf_counter() - t0
                 evaluations += 1
-                signal[i], cost[i] = _check_result(out, i, describe)
+                results[i] = _check_result(out, i, describe)
+                signal[i], cost[i] = results[i]
                 known[i] = True
                 env = make_env()
                 new_state, rec = one_step(state, env, t)
@@ -237,8 +239,8 @@ def evaluated_search(
             steps += 1
             if accepted:
                 idx_l.append(i)
-                rew_l.append(float(signal[i]))
-                cost_l.append(float(cost[i]))
+                rew_l.append(results[i][0])
+                cost_l.append(results[i][1])
                 rep_l.append(repeat)
                 if bar is not None:
                     bar.update(1)
