@@ -48,6 +48,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--table", default=None, help="--evaluator table: .json {cell_id: reward} or .npz")
     p.add_argument("--cifar10-dir", default=None, help="--evaluator darts-proxy: CIFAR-10 python batches")
     p.add_argument("--proxy-epochs", type=int, default=None, help="darts-proxy epochs (default 50)")
+    p.add_argument("--proxy-channels", type=int, default=None, help="darts-proxy init channels (default 36)")
+    p.add_argument("--proxy-layers", type=int, default=None, help="darts-proxy cells (default 20)")
+    p.add_argument("--proxy-batch-size", type=int, default=None, help="darts-proxy batch (default 96)")
     p.add_argument("--out", default="runs/darts-search", help="output directory")
     p.add_argument("--no-progress", action="store_true")
     a = p.parse_args(argv)
@@ -72,7 +75,15 @@ def make_evaluator(args: argparse.Namespace, cells: np.ndarray, cell_ids: np.nda
         return evaluated.toy_evaluator(cells)
     if args.evaluator == "table":
         return evaluated.table_evaluator(evaluated.load_table(args.table), cell_ids)
-    return evaluated.darts_proxy_evaluator(cells, args.cifar10_dir, args.seed, args.proxy_epochs)
+    return evaluated.darts_proxy_evaluator(
+        cells,
+        args.cifar10_dir,
+        args.seed,
+        epochs=args.proxy_epochs,
+        init_channels=args.proxy_channels,
+        layers=args.proxy_layers,
+        batch_size=args.proxy_batch_size,
+    )
 
 
 def run_pipeline(args: argparse.Namespace) -> dict:

@@ -361,7 +361,7 @@ def table_evaluator(table: dict[str, Any], cell_ids: Sequence[str]) -> Evaluator
 
 
 def darts_proxy_evaluator(
-    cells: np.ndarray, cifar10_dir: str | None, seed: int = 0, epochs: int | None = None
+    cells: np.ndarray, cifar10_dir: str | None, seed: int = 0, **overrides: Any
 ) -> Evaluator:
     """The real query (reference §7.4): :func:`a2v_jax.darts.train.make_evaluator`'s proxy training.
 
@@ -369,20 +369,17 @@ def darts_proxy_evaluator(
       cells: ``(P, 8, 2)`` the pool's cell arrays.
       cifar10_dir: the CIFAR-10 python batches (else ``$A2V_CIFAR10_DIR``).
       seed: the evaluator's seed.
-      epochs: override the proxy's 50 epochs (smoke runs).
+      **overrides: fields of the ``proxy`` :class:`~a2v_jax.darts.train.DartsTrainConfig` to
+        replace (e.g. ``epochs``, ``init_channels``, ``layers`` for smoke runs; None is ignored).
 
     Raises:
       RuntimeError: :mod:`a2v_jax.darts` is not available.
     """
     try:
-        from a2v_jax.darts.train import PRESETS as TRAIN_PRESETS
-        from a2v_jax.darts.train import make_evaluator
+        from a2v_jax.darts.train import get_preset, make_evaluator
     except ImportError as e:
         raise RuntimeError(f"the darts-proxy evaluator needs a2v_jax.darts.train ({e})") from e
     from a2v_jax.spaces.darts import genotype_from_cell
 
-    cfg = TRAIN_PRESETS["proxy"]
-    if epochs is not None:
-        cfg = dataclasses.replace(cfg, epochs=epochs)
-    ev = make_evaluator(cifar10_dir, cfg, seed)
+    ev = make_evaluator(cifar10_dir, get_preset("proxy", **overrides), seed)
     return lambda i: ev(genotype_from_cell(cells[i]))
