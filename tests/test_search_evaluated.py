@@ -8,6 +8,7 @@ import jax
 import numpy as np
 import pytest
 
+from a2v_jax.search.bo import BOConfig, make_bo
 from a2v_jax.search.core import SearchEnv, run
 from a2v_jax.search.evaluated import (
     EvaluationError,
@@ -116,3 +117,25 @@ def test_table_evaluator__json_and_missing_id(tmp_path, pool):
     bad.write_text(json.dumps({ids[0]: "x"}))
     with pytest.raises(ValueError, match=ids[0]):
         load_table(str(bad))
+
+
+@pytest.mark.parametrize("method", ["bo", "rl"])
+def test_evaluated_search__paper_presets_make_exact_distinct_queries(pool, method):
+    cells, feats = pool
+    out = evaluated_search(darts_strategy(method, "paper", 10), feats, toy_evaluator(cells), 10, seed=1)
+    assert out.idx.size == 10 == len(set(out.idx.tolist())) == out.evaluations
+
+
+def test_evaluated_search__revisits_reuse_the_stored_result(pool):
+    cells, feats = pool
+    strat = make_bo(BOConfig(preset="paper", init_size=4, max_obs=16))  # no de-duplication
+    calls = []
+
+    def ev(i):
+        calls.append(i)
+        return float(toy_scores(cells[i : i + 1])[0][0]), 1.0
+
+    out = evaluated_search(strat, feats[:6], ev, 12, seed=0)
+    assert out.idx.size == 12 and out.repeat.sum() >= 6
+    assert sorted(calls) == sorted(set(out.idx.tolist())) and out.evaluations == len(calls)
+    assert not out.repeat[np.unique(out.idx, return_index=True)[1]].any()  # first visits evaluate
