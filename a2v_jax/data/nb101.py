@@ -38,18 +38,15 @@ from __future__ import annotations
 
 import base64
 import binascii
-import contextlib
 import dataclasses
-import hashlib
 import json
 import mmap
 import os
 import re
 import struct
-import warnings
 import zipfile
 import zlib
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
@@ -509,16 +506,6 @@ class NB101Table:
         return (self.ops[:, :, None] == np.arange(len(OPS), dtype=np.int8)).astype(np.int8)
 
 
-def _checksum(arrays: Mapping[str, np.ndarray]) -> str:
-    """sha256 hex over the arrays' names, dtypes, shapes and bytes, in name order."""
-    h = hashlib.sha256()
-    for name in sorted(arrays):
-        a = np.ascontiguousarray(arrays[name])
-        h.update(f"{name}\0{a.dtype.str}\0{a.shape}\n".encode())
-        h.update(a.tobytes())
-    return h.hexdigest()
-
-
 def _make_table(
     path: Path, epochs: int, epochs_in_file, arrays: dict[str, np.ndarray], **extra
 ) -> NB101Table:
@@ -528,7 +515,7 @@ def _make_table(
         path=str(path),
         epochs=int(epochs),
         epochs_in_file=tuple(int(e) for e in epochs_in_file),
-        checksum=_checksum(arrays),
+        checksum=paths.array_checksum(arrays),
         **arrays,
         **extra,
     )
@@ -856,21 +843,9 @@ def _write_cache(table: NB101Table, path: Path) -> bool:
         "epochs_in_file": list(table.epochs_in_file),
         "checksum": table.checksum,
     }
-    tmp = path.with_name(f"{path.name}.tmp{os.getpid()}")
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        with open(tmp, "wb") as f:
-            np.savez(f, __meta__=np.array(json.dumps(meta)), **arrays)
-        os.replace(tmp, path)
-    except OSError as e:
-        with contextlib.suppress(OSError):
-            tmp.unlink(missing_ok=True)
-        warnings.warn(
-            f"could not write the NB101 cache {path} ({e}); the next load converts the file again",
-            stacklevel=3,
-        )
-        return False
-    return True
+    return paths.write_npz_atomic(
+        path, meta, arrays, what="NB101", otherwise="the next load converts the file again", stacklevel=3
+    )
 
 
 def _expected_shape(name: str, p: int) -> tuple[int, ...]:
@@ -920,7 +895,7 @@ def _read_cache(cache: Path, source: Path, epochs: int) -> NB101Table:
     for name, a in arrays.items():
         if a.shape != _expected_shape(name, p):
             raise corrupt(f"array {name!r} has shape {a.shape}, expected {_expected_shape(name, p)}")
-    checksum = _checksum(arrays)
+    checksum = paths.array_checksum(arrays)
     if checksum != meta.get("checksum"):
         raise corrupt(
             f"the arrays' sha256 {checksum[:16]}... does not match the recorded "

@@ -29,10 +29,8 @@ half of the CIFAR-10 train set) and reports the test accuracy of the ``cifar10``
 
 from __future__ import annotations
 
-import contextlib
 import dataclasses
 import functools
-import hashlib
 import importlib
 import json
 import os
@@ -430,22 +428,12 @@ def _table_arrays(arch_str: np.ndarray, codes: np.ndarray, datasets: Mapping) ->
     return arrays
 
 
-def _checksum(arrays: Mapping[str, np.ndarray]) -> str:
-    """sha256 hex over the arrays' names, dtypes, shapes and bytes, in name order."""
-    h = hashlib.sha256()
-    for name in sorted(arrays):
-        a = np.ascontiguousarray(arrays[name])
-        h.update(f"{name}\0{a.dtype.str}\0{a.shape}\n".encode())
-        h.update(a.tobytes())
-    return h.hexdigest()
-
-
 def _make_table(source: str, path: Path, arch_strs: Sequence[str], codes, datasets, origin) -> NB201Table:
     codes = _validate(arch_strs, codes, datasets, origin)
     arch = np.array(list(arch_strs), dtype=np.str_)
     for a in (arch, codes):
         a.setflags(write=False)
-    checksum = _checksum(_table_arrays(arch, codes, datasets))
+    checksum = paths.array_checksum(_table_arrays(arch, codes, datasets))
     return NB201Table(source, str(path), checksum, arch, codes, dict(datasets))
 
 
@@ -805,21 +793,9 @@ def _write_cache(table: NB201Table, path: Path) -> bool:
         "checksum": table.checksum,
         "arrays": sorted(arrays),
     }
-    tmp = path.with_name(f"{path.name}.tmp{os.getpid()}")
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        with open(tmp, "wb") as f:
-            np.savez(f, __meta__=np.array(json.dumps(meta)), **arrays)
-        os.replace(tmp, path)
-    except OSError as e:
-        with contextlib.suppress(OSError):
-            tmp.unlink(missing_ok=True)
-        warnings.warn(
-            f"could not write the NB201 cache {path} ({e}); the next load parses the source again",
-            stacklevel=3,
-        )
-        return False
-    return True
+    return paths.write_npz_atomic(
+        path, meta, arrays, what="NB201", otherwise="the next load parses the source again", stacklevel=3
+    )
 
 
 def _read_cache(path: Path, res: ResolvedSource) -> NB201Table:
@@ -858,9 +834,9 @@ def _read_cache(path: Path, res: ResolvedSource) -> NB201Table:
         zlib.error,
     ) as e:
         raise corrupt(f"cannot read it ({type(e).__name__}: {e})") from e
-    if _checksum(arrays) != meta.get("checksum"):
+    if paths.array_checksum(arrays) != meta.get("checksum"):
         raise corrupt(
-            f"the arrays' sha256 {_checksum(arrays)[:16]}... does not match the recorded "
+            f"the arrays' sha256 {paths.array_checksum(arrays)[:16]}... does not match the recorded "
             f"{str(meta.get('checksum'))[:16]}..."
         )
     p = arrays["arch_str"].shape[0]

@@ -8,10 +8,15 @@ Caches go to ``cache_dir``, else :data:`ENV_CACHE_DIR`, else ``~/.cache/a2v_jax`
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
+import json
 import os
-from collections.abc import Iterable
+import warnings
+from collections.abc import Iterable, Mapping
 from pathlib import Path
+
+import numpy as np
 
 from a2v_jax.data._errors import DataError
 
@@ -99,3 +104,48 @@ def files_key(tag: str, files: Iterable[Path]) -> str:
     for path in sorted(files, key=lambda p: p.name):
         h.update(f"\0{path.name}\0{file_fingerprint(path)}".encode())
     return h.hexdigest()
+
+
+def array_checksum(arrays: Mapping[str, np.ndarray]) -> str:
+    """sha256 hex over the arrays' names, dtypes, shapes and bytes, in name order."""
+    h = hashlib.sha256()
+    for name in sorted(arrays):
+        a = np.ascontiguousarray(arrays[name])
+        h.update(f"{name}\0{a.dtype.str}\0{a.shape}\n".encode())
+        h.update(a.tobytes())
+    return h.hexdigest()
+
+
+def write_npz_atomic(
+    path: Path,
+    meta: dict,
+    arrays: Mapping[str, np.ndarray],
+    *,
+    what: str,
+    otherwise: str,
+    compress: bool = False,
+    stacklevel: int = 2,
+) -> bool:
+    """Writes ``meta`` (as JSON in ``__meta__``) and ``arrays`` to ``path`` through a temporary file.
+
+    A cache that cannot be written is not an error: it warns ("could not write the {what} cache
+    {path} ({reason}); {otherwise}") and returns False; ``stacklevel`` is as seen from the caller.
+
+    Returns:
+      True when the file was written.
+    """
+    tmp = path.with_name(f"{path.name}.tmp{os.getpid()}")
+    save = np.savez_compressed if compress else np.savez
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with open(tmp, "wb") as f:
+            save(f, __meta__=np.array(json.dumps(meta)), **arrays)
+        os.replace(tmp, path)
+    except OSError as e:
+        with contextlib.suppress(OSError):
+            tmp.unlink(missing_ok=True)
+        warnings.warn(
+            f"could not write the {what} cache {path} ({e}); {otherwise}", stacklevel=stacklevel + 1
+        )
+        return False
+    return True

@@ -37,7 +37,6 @@ import functools
 import hashlib
 import json
 import os
-import warnings
 import zipfile
 import zlib
 from collections.abc import Iterator, Sequence
@@ -880,26 +879,18 @@ def _pool_meta(pool: DARTSPool) -> dict:
 
 
 def _write_pool(pool: DARTSPool, path: Path) -> bool:
-    tmp = path.with_name(f"{path.name}.tmp{os.getpid()}")
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        with open(tmp, "wb") as f:
-            np.savez_compressed(
-                f,
-                __meta__=np.array(json.dumps(_pool_meta(pool))),
-                cells=pool.cells,
-                macs=pool.macs,
-                hashes=pool.hashes,
-            )
-        os.replace(tmp, path)
-    except OSError as e:
-        with contextlib.suppress(OSError):
-            tmp.unlink(missing_ok=True)
-        warnings.warn(
-            f"could not write the DARTS pool cache {path} ({e}); it will be sampled again", stacklevel=3
-        )
-        return False
-    return True
+    from a2v_jax.data import paths
+
+    arrays = {"cells": pool.cells, "macs": pool.macs, "hashes": pool.hashes}
+    return paths.write_npz_atomic(
+        path,
+        _pool_meta(pool),
+        arrays,
+        what="DARTS pool",
+        otherwise="it will be sampled again",
+        compress=True,
+        stacklevel=3,
+    )
 
 
 def _read_pool(path: Path, n: int, seed: int, max_macs: int) -> DARTSPool:
