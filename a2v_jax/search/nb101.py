@@ -43,7 +43,7 @@ from a2v_jax.embed import Embeddings, EmbeddingsError, load_embeddings
 from a2v_jax.runtime import device_name
 from a2v_jax.search import METHODS, method_traits
 from a2v_jax.search.core import SearchEnv, max_queries_in_budget
-from a2v_jax.search.runner import Pool, RunOutput, _jsonable, _num, _stats, run_method
+from a2v_jax.search.runner import SUMMARY_KEYS, Pool, RunOutput, _jsonable, _num, _stats, run_method
 from a2v_jax.sharding import describe, make_mesh
 
 #: Methods that run on NB101 (REA and local search need a one-edit neighbour table of NB101 cells,
@@ -51,20 +51,7 @@ from a2v_jax.sharding import describe, make_mesh
 NB101_METHODS = ("rl", "bo", "random")
 #: Keys of the NB101 report's summary (the NB201 report's keys plus the regret ones).
 NB101_SUMMARY_KEYS = (
-    "valid_mean",
-    "valid_std",
-    "test_mean",
-    "test_std",
-    "frac_found_best",
-    "median_queries_to_best",
-    "seeds",
-    "method",
-    "dataset",
-    "preset",
-    "protocol",
-    "budget_s",
-    "wall_s",
-    "device",
+    *SUMMARY_KEYS,
     "space",
     "regret_test_final",
     "regret_validation_final",
