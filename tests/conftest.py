@@ -79,7 +79,7 @@ def synthetic_nb201(seed: int = 0) -> dict[str, tuple[list[str], list[list[str]]
         cols[f"{pre}_train_time_s"] = [repr(float(v)) for v in np.round(rng.uniform(500, 3500, p), 3)]
         if pre == "c10v":
             cols["c10v_valid_time_per_epoch_s"] = [repr(float(v)) for v in np.round(rng.uniform(1, 4, p), 4)]
-        cols[f"{pre}_latency_s"] = ["0.01"] * p  # an extra column the loader ignores
+        cols[f"{pre}_latency_s"] = [repr(float(v)) for v in np.round(rng.uniform(0.006, 0.028, p), 5)]
     main_header += list(cols)
     main_rows = [
         [str(i), arch[i], *(str(int(c)) for c in codes[i]), *(cols[c][i] for c in cols)] for i in range(p)

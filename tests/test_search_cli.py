@@ -36,6 +36,7 @@ def synthetic_table(seed=0) -> NB201Table:
             train_time_s=rng.uniform(1000, 3000, size=p) * (k + 1),
             valid_12ep=runs.mean(1) - 10,
             valid_time_s=np.full(p, 5.0) if ds == "cifar10" else None,
+            latency_s=rng.uniform(0.006, 0.028, size=p),
         )
     return NB201Table(
         source="shared-csv",
@@ -127,6 +128,33 @@ def test_cli__baselines_without_embeddings_use_the_whole_table(table, tmp_path, 
     rep = json.loads(out.read_text())
     _check_report(rep, table, method, 4)
     assert rep["summary"]["budget_s"] == 40000.0 and rep["summary"]["pool_size"] == len(table)
+
+
+def test_cli__cost_override_charges_the_chosen_cost(table, tmp_path, capsys):
+    spent = {}
+    for cost in (None, "train_200ep"):
+        out = tmp_path / f"{cost}.json"
+        argv = ["--dataset", "cifar100", "--method", "random", "--seeds", "3", "--budget-s", "30000"]
+        argv += ["--out", str(out), "--no-progress"] + ([] if cost is None else ["--cost", cost])
+        assert cli.main(argv) == 0
+        rep = json.loads(out.read_text())
+        assert rep["summary"]["cost"] == (cost or "arch2vec_estimate")
+        spent[cost] = [r["trajectory"]["spent_s"] for r in rep["runs"]]
+    # random search queries the same cells either way; only what each query costs differs
+    first = [r[0] for r in spent[None]], [r[0] for r in spent["train_200ep"]]
+    assert first[0] != first[1]
+    argv = [
+        "--space",
+        "nb101",
+        "--method",
+        "random",
+        "--cost",
+        "train_200ep",
+        "--out",
+        str(tmp_path / "n.json"),
+    ]
+    assert cli.main(argv) == 2
+    assert "--cost applies to nb201 only" in capsys.readouterr().err
 
 
 def test_cli__nb201_protocol_reports_every_dataset(table, tmp_path):

