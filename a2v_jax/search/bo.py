@@ -52,7 +52,10 @@ Presets:
   * tuned, not fixed: 8 random initial queries instead of 16 and 50 training epochs per fit instead
     of 100 (a smoother surrogate, half the cost). cifar100, 100 seeds, valid: 73.09 +- 0.66 with the
     original's 16 / 100, 73.21 +- 0.71 with 8 / 100, 73.32 +- 0.55 with 8 / 50 (8 / 20: 73.31;
-    4 / 100: 73.32; an ensemble of 4 fits: 73.15); cifar10 91.36 -> 91.44, imagenet16 46.19 -> 46.26.
+    4 / 100: 73.32; an ensemble of 4 fits: 73.15); cifar10 91.36 -> 91.44, imagenet16 46.19 -> 46.26
+    (these sweeps charged NAS-Bench-201's size-scaled time; the cost is arch2vec's estimate now).
+    Over five pretrained models it beats the ``paper`` preset on each, by 0.56 (cifar100) and 0.35
+    (imagenet16) points on average (``benchmarks/results/nb201_pretrain_seeds.md``).
 
 The ``default`` preset fits the two regression hyper-parameters globally (grid and golden-section
 search on the profile likelihood, see :mod:`a2v_jax.surrogates.dngo`) instead of a local search
