@@ -18,8 +18,7 @@ Deviations the data forces, stated once: the original cifar10 signal is the 12-e
 random seed frozen into its JSON; the compact tables hold only the seed mean (``valid_12ep``), which is
 what :func:`protocol_arrays` returns. The 12-epoch training time is not in the compact tables either; it
 is taken as 12/200 of the 200-epoch cifar10-valid time (per-epoch time is a property of the
-architecture). arch2vec estimated the cifar100 / ImageNet16-120 cost from the cifar10-valid time; here
-it is NAS-Bench-201's own size-scaled 200-epoch time (``train_time_s`` of that dataset).
+architecture).
 
 The cifar100 / ImageNet16-120 cost is arch2vec's own estimate (its ``nasbench201_json.py``), because
 NAS-Bench-201 trained those cells on different machines: the cifar10-valid per-epoch training time,
@@ -31,7 +30,7 @@ validation pass scaled the same way::
          + t_valid(c10v) * n_valid / 25000 * lat / lat(c10v)
 
 with ``(n_train, n_valid)`` = (50,000, 5,000) for cifar100 and (151,700, 3,000) for ImageNet16-120. The
-latency ratio averages 0.94 (cifar100) and 0.90 (ImageNet16-120), so the budgets buy about 6 % and
+latency ratio averages 0.94 (cifar100) and 0.91 (ImageNet16-120), so the budgets buy about 6 % and
 10 % more queries than NAS-Bench-201's size-scaled time (``train_200ep``, kept as an option) would.
 As for cifar10, the per-epoch time is the 200-epoch one (the 12-epoch runs' times are not in the
 compact tables).
