@@ -706,21 +706,20 @@ def _load_official(res: ResolvedSource) -> NB201Table:
                 f"{path}: arch index {i} ({arch[i]}): {desc} failed: {type(e).__name__}: {e}"
             ) from e
 
-    def value(i: int, dataset: str, hp: str, is_random, key: str) -> float:
-        desc = f"get_more_info({i}, {dataset!r}, hp={hp!r}, is_random={is_random!r})"
-        info = call(desc, i, lambda: api.get_more_info(i, dataset, hp=hp, is_random=is_random))
+    def number(desc: str, i: int, fetch: Callable, key: str) -> float:
+        info = call(desc, i, fetch)
         v = info.get(key) if isinstance(info, dict) else None
         if v is None:
             raise DataError(f"{path}: arch index {i} ({arch[i]}): {desc} has no {key!r}")
         return float(v)
 
+    def value(i: int, dataset: str, hp: str, is_random, key: str) -> float:
+        desc = f"get_more_info({i}, {dataset!r}, hp={hp!r}, is_random={is_random!r})"
+        return number(desc, i, lambda: api.get_more_info(i, dataset, hp=hp, is_random=is_random), key)
+
     def cost(i: int, dataset: str, key: str) -> float:
         desc = f"get_cost_info({i}, {dataset!r}, hp='200')"
-        info = call(desc, i, lambda: api.get_cost_info(i, dataset, hp="200"))
-        v = info.get(key) if isinstance(info, dict) else None
-        if v is None:
-            raise DataError(f"{path}: arch index {i} ({arch[i]}): {desc} has no {key!r}")
-        return float(v)
+        return number(desc, i, lambda: api.get_cost_info(i, dataset, hp="200"), key)
 
     # The v1.0 file has 12-epoch results for cifar10-valid only: probe each dataset on the first cell.
     has_12ep = {}
