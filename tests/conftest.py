@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import csv
 import gzip
+import importlib.util
 import io
 import os
 from pathlib import Path
@@ -21,6 +22,15 @@ from a2v_jax.spaces.nb201 import all_codes, arch_str_from_codes
 REPO_ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_NB201_DIR = REPO_ROOT.parent / "shared" / "data" / "nb201"
 ENV_VARS = ("A2V_NB201_DIR", "A2V_NB201_API_FILE", "A2V_CACHE_DIR")
+
+
+def load_benchmark(name: str):
+    """Imports ``benchmarks/<name>.py`` (a script, not a package module) for its functions."""
+    path = REPO_ROOT / "benchmarks" / f"{name}.py"
+    spec = importlib.util.spec_from_file_location(f"benchmarks_{name}", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
 
 
 def real_nb201_dir() -> Path:

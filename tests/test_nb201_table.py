@@ -2,20 +2,15 @@
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import math
-from pathlib import Path
 
 import pytest
+from conftest import load_benchmark
 
 
 def _bench():
-    path = Path(__file__).resolve().parents[1] / "benchmarks" / "nb201_table.py"
-    spec = importlib.util.spec_from_file_location("nb201_table_bench", path)
-    bench = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(bench)
-    return bench
+    return load_benchmark("nb201_table")
 
 
 def _summary(method, preset, dataset, valid, valid_std, test, test_std, seeds=400, protocol="arch2vec"):

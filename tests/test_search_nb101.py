@@ -12,6 +12,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from conftest import load_benchmark
 from test_data_nb101 import evaluation, model_metrics, record, write
 
 from a2v_jax.data import get_nb101_protocol, load_nb101, nb101_protocol_arrays
@@ -286,13 +287,7 @@ def test_plot_nb101_regret__log_log_lines_and_published_points():
 
 
 def _bench():
-    import importlib.util
-
-    path = Path(__file__).resolve().parents[1] / "benchmarks" / "nb101_search.py"
-    spec = importlib.util.spec_from_file_location("nb101_search_bench", path)
-    bench = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(bench)
-    return bench
+    return load_benchmark("nb101_search")
 
 
 def test_benchmark_nb101_search__fails_clearly_without_data(tmp_path, monkeypatch, capsys):
