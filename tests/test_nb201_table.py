@@ -33,14 +33,14 @@ def test_target_checks__bounds_gaps_and_standard_errors():
     bench = _bench()
     # The paper's BO row on cifar100 is 73.35 +- 0.32 valid, 73.37 +- 0.30 test.
     runs = [
-        _summary(
-            "bo", "default", "cifar100", 73.25, 0.40, 73.30, 0.5
-        ),  # mean short by 0.10, std over by 0.08
-        _summary("bo", "paper", "cifar100", 73.10, 0.60, 73.00, 0.8),  # valid inside, test 0.07 below
-        _summary("random", "paper", "cifar100", 71.0, 1.0, 71.0, 1.0),  # no target: not checked
-        _summary(
-            "rl", "paper", "cifar100", 73.0, 0.5, 73.0, 0.5, protocol="nb201"
-        ),  # not the arch2vec protocol
+        # valid mean short by 0.10, valid std over by 0.08
+        _summary("bo", "default", "cifar100", 73.25, 0.40, 73.30, 0.5),
+        # valid inside its bounds, test 0.07 below them
+        _summary("bo", "paper", "cifar100", 73.10, 0.60, 73.00, 0.8),
+        # no target for random search: not checked
+        _summary("random", "paper", "cifar100", 71.0, 1.0, 71.0, 1.0),
+        # not the arch2vec protocol: not checked
+        _summary("rl", "paper", "cifar100", 73.0, 0.5, 73.0, 0.5, protocol="nb201"),
     ]
     checks = bench.target_checks(runs)
     got = {(c["preset"], c["figure"]): c for c in checks}
