@@ -8,7 +8,8 @@ epochs, seed 3, batch 32) into ``runs/nb201``. Examples::
     python -m a2v_jax.pretrain --space darts --subset 50000   # the first 50,000 cells of the pool
     python -m a2v_jax.pretrain --space nb101 --model gae      # a baseline of the paper's table
 
-NB101 needs no data file (the space is enumerated once and cached); with ``--data-dir`` or
+NB201 needs no data file either: the cells are taken in the benchmark's index order, generated as
+its authors did. NB101 needs no data file (the space is enumerated once and cached); with ``--data-dir`` or
 ``$A2V_NB101_DIR`` naming ``nasbench_only108.tfrecord`` it follows the benchmark's key order.
 DARTS trains on the space's cached pool of 600,000 sampled cells (``--subset N``: its first N).
 
@@ -61,7 +62,8 @@ def _parse(argv: list[str] | None) -> tuple[PretrainConfig, argparse.Namespace]:
     p.add_argument(
         "--data-dir",
         default=None,
-        help="benchmark table for the key order (default: $A2V_NB201_DIR / $A2V_NB101_DIR)",
+        help="nb101: the .tfrecord whose key order to follow (default $A2V_NB101_DIR); nb201 needs no "
+        "table (its index order is generated), and one given here is checked against that order",
     )
     p.add_argument(
         "--subset", type=int, default=None, help="only the first N architectures (darts: a pool of N)"

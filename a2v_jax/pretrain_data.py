@@ -7,9 +7,8 @@ from the prior (reference §5).
 =========  ==================================  =========================  ======================
 space      graphs (order)                      ``arch_str``               ``index``
 =========  ==================================  =========================  ======================
-``nb201``  15,625 cells; the benchmark's       NB201 arch string          benchmark index or -1
-           index order with a table, else the
-           enumeration order
+``nb201``  15,625 cells in the benchmark's     NB201 arch string          benchmark index
+           index order (generated, no table)
 ``nb101``  423,624 cells, 7 nodes zero-padded  the cell's module hash     table row (arch2vec's
            (output at ``n - 1``, node mask);   (32 hex, the benchmark's   key) or -1
            ``nasbench.hash_iterator()`` order  ``module_hash``)
@@ -59,8 +58,9 @@ def load_space_dataset(
 ) -> SpaceDataset:
     """Encodes every architecture of ``space`` (or the first ``subset``) in its split order.
 
-    NB201 uses the benchmark's index order when a table is configured (``data_dir``,
-    ``A2V_NB201_DIR`` or ``A2V_NB201_API_FILE``). NB101 uses the benchmark's
+    NB201 always uses the benchmark's index order, generated as its authors did
+    (:func:`~a2v_jax.spaces.nb201.benchmark_codes`); a ``data_dir`` given for NB201 is checked to list
+    the cells in that order. NB101 uses the benchmark's
     ``hash_iterator()`` order when ``data_dir`` or ``$A2V_NB101_DIR`` names the official
     ``.tfrecord``, with the benchmark's stored graphs (arch2vec's ``data.json``); otherwise our
     own enumeration of the space, sorted by hash. A configured table that fails to load raises
@@ -90,25 +90,22 @@ def load_space_dataset(
 
 
 def _nb201(data_dir):
-    from a2v_jax.data import DataNotConfiguredError, load_nb201
-    from a2v_jax.spaces.nb201 import all_codes, arch_str_from_codes, encode_codes
+    from a2v_jax.spaces.nb201 import arch_str_from_codes, benchmark_codes, encode_codes
 
-    try:
+    codes = benchmark_codes()  # the benchmark's own index order, no table needed
+    arch = np.array([arch_str_from_codes(c) for c in codes])
+    if data_dir is not None:  # a table given explicitly must list the cells in that order
+        from a2v_jax.data import DataError, load_nb201
+
         table = load_nb201(data_dir)
-    except DataNotConfiguredError:
-        table = None
-    if table is not None:
-        codes = np.asarray(table.codes)
-        arch = np.asarray(table.arch_str).astype(str)
-        index = np.arange(len(arch), dtype=np.int64)
-        order = "benchmark"
-    else:
-        codes = all_codes()
-        arch = np.array([arch_str_from_codes(c) for c in codes])
-        index = np.full(len(arch), -1, dtype=np.int64)
-        order = "enumeration"
+        r = np.flatnonzero(np.asarray(table.arch_str).astype(str) != arch)
+        if r.size:
+            raise DataError(
+                f"{table.path}: row {r[0]} is {table.arch_str[r[0]]!r}, but NAS-Bench-201 index {r[0]} is "
+                f"{arch[r[0]]!r}: the table is not in the benchmark's index order"
+            )
     adj, ops = encode_codes(codes)
-    return adj, ops, arch, index, order
+    return adj, ops, arch, np.arange(len(arch), dtype=np.int64), "benchmark"
 
 
 def _nb101(space, data_dir, subset, progress):

@@ -54,7 +54,7 @@ def test_cli__end_to_end_on_a_tiny_config(tmp_path, monkeypatch):
     lines = [json.loads(ln) for ln in (workdir / "metrics.jsonl").read_text().splitlines()]
     assert [ln["epoch"] for ln in lines] == [1, 2]
     emb = load_embeddings(workdir / "embeddings.npz")
-    assert emb.features.shape == (64, 16) and emb.preset == "default" and emb.order == "enumeration"
+    assert emb.features.shape == (64, 16) and emb.preset == "default" and emb.order == "benchmark"
     assert (workdir / "checkpoints" / "2").is_dir()
 
 

@@ -13,6 +13,7 @@ none 5, output 6``).
 from __future__ import annotations
 
 import itertools
+import random
 from collections.abc import Iterator, Sequence
 
 import numpy as np
@@ -144,6 +145,20 @@ def encode_codes(codes: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 def all_codes() -> np.ndarray:
     """All 15,625 cells as ``(15625, 6)`` int8 op codes, in lexicographic (enumeration) order."""
     return np.array(list(itertools.product(range(len(CELL_OPS)), repeat=NUM_EDGES)), dtype=np.int8)
+
+
+def benchmark_codes() -> np.ndarray:
+    """All cells as ``(15625, 6)`` int8 op codes in NAS-Bench-201's index order (row ``i`` = ``api.arch(i)``).
+
+    The benchmark's authors generated the cells in :func:`all_codes` order (their ``CellStructure.gen_all``
+    walks the edges in ``arch_str`` order with the first edge outermost) and then ran Python's
+    ``random.seed(88)`` and ``random.shuffle`` on the list; this replays that, with a private
+    :class:`random.Random` so that no global state is touched. The tests check it against the index
+    order of every table.
+    """
+    cells = [tuple(c) for c in all_codes().tolist()]
+    random.Random(88).shuffle(cells)
+    return np.array(cells, dtype=np.int8)
 
 
 def codes_from_op_idx(op_idx: np.ndarray) -> np.ndarray:
