@@ -6,7 +6,7 @@ searches on each model's embeddings, so the spread between pretraining seeds can
 spread between search seeds. Example (about 40 s per model for pretraining and RL, 1-2 min per
 model for 100 BO seeds on a 2-core CPU)::
 
-    python benchmarks/nb201_pretrain_seeds.py --data-dir ../shared/data/nb201 \\
+    python benchmarks/nb201_pretrain_seeds.py \\
         --pretrain-seeds 1,2,3,4,5 --methods rl,bo --datasets cifar100,imagenet16 --seeds 100
 
 Models go to ``<runs>/nb201-<preset>-s<seed>`` (an existing complete one is reused; seed 3 of the
@@ -100,7 +100,16 @@ def render(result: dict) -> str:
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--data-dir", default=None, help="NAS-Bench-201 data (default: $A2V_NB201_DIR)")
+    ap.add_argument(
+        "--data-dir",
+        default=None,
+        help="NAS-Bench-201 data (default: $A2V_NB201_DIR, else the tables installed with a2v_jax)",
+    )
+    ap.add_argument(
+        "--test-data",
+        default=None,
+        help="test accuracies: CSV table, NATS-tss-v1_0-3ffb9-simple or .pth (default: $A2V_NB201_TEST_DATA)",
+    )
     ap.add_argument("--pretrain-seeds", default="1,2,3,4,5", help="comma-separated pretraining seeds")
     ap.add_argument("--pretrain-preset", default="paper", choices=("paper", "default"))
     ap.add_argument("--epochs", type=int, default=None, help="pretraining epochs (default: the paper's 10)")
@@ -123,7 +132,7 @@ def main(argv: list[str] | None = None) -> int:
         ap.error("--pretrain-seeds needs at least two seeds to measure a spread")
 
     t_start = time.perf_counter()
-    table = load_nb201(args.data_dir)
+    table = load_nb201(args.data_dir, test_data=args.test_data)
     search_seeds = np.arange(1, args.seeds + 1)
     models = {}
     for s in pretrain_seeds:

@@ -2,7 +2,7 @@
 
 Run (about 10 s per method/dataset/preset on a 2-core CPU for RL and the baselines)::
 
-    python benchmarks/nb201_table.py --data-dir /path/to/nb201 \\
+    python benchmarks/nb201_table.py --test-data /path/to/NATS-tss-v1_0-3ffb9-simple \\
         --embeddings-paper runs/nb201-paper/embeddings.npz \\
         --embeddings-default runs/nb201-default/embeddings.npz \\
         [--seeds 500] [--methods rl,bo,random,rea] [--presets paper,default]
@@ -263,7 +263,16 @@ def _opt(x) -> str:
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--data-dir", default=None, help="NAS-Bench-201 data (default: $A2V_NB201_DIR)")
+    ap.add_argument(
+        "--data-dir",
+        default=None,
+        help="NAS-Bench-201 data (default: $A2V_NB201_DIR, else the tables installed with a2v_jax)",
+    )
+    ap.add_argument(
+        "--test-data",
+        default=None,
+        help="test accuracies: CSV table, NATS-tss-v1_0-3ffb9-simple or .pth (default: $A2V_NB201_TEST_DATA)",
+    )
     ap.add_argument("--embeddings", default="runs/nb201/embeddings.npz", help="for both presets")
     ap.add_argument("--embeddings-paper", default=None, help="embeddings for the paper preset")
     ap.add_argument("--embeddings-default", default=None, help="embeddings for the default preset")
@@ -299,7 +308,7 @@ def main(argv: list[str] | None = None) -> int:
         return 0
 
     t_start = time.perf_counter()
-    table = load_nb201(args.data_dir)
+    table = load_nb201(args.data_dir, test_data=args.test_data)
     methods = [m for m in args.methods.split(",") if m]
     presets = [p for p in args.presets.split(",") if p]
     datasets = [d for d in args.datasets.split(",") if d]

@@ -18,10 +18,9 @@ Seeds are sharded over every device JAX sees (``--devices 1`` for one); in a mul
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 
-from a2v_jax.data import DATASETS
+from a2v_jax.data import DATASETS, SOURCES
 from a2v_jax.data.protocols import COSTS
 
 
@@ -48,10 +47,16 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument(
         "--data-dir",
         default=None,
-        help="benchmark data: NB201 directory (default $A2V_NB201_DIR), NB101 directory of "
-        "nasbench_only108.tfrecord or the file (default $A2V_NB101_DIR)",
+        help="benchmark data: NB201 location (default $A2V_NB201_DIR, else the tables installed with "
+        "a2v_jax), NB101 directory of nasbench_only108.tfrecord or the file (default $A2V_NB101_DIR)",
     )
-    p.add_argument("--source", default="auto", help="table source for load_nb201 (default auto)")
+    p.add_argument("--source", default="auto", choices=("auto", *SOURCES), help="NB201 table source")
+    p.add_argument(
+        "--test-data",
+        default=None,
+        help="NB201 test accuracies: a CSV table, the NATS-tss-v1_0-3ffb9-simple archive or an official "
+        ".pth (default $A2V_NB201_TEST_DATA; without one the test columns are reported as absent)",
+    )
     p.add_argument("--signal-seed", type=int, default=0, help="seed of the frozen random-run signal draw")
     p.add_argument(
         "--cost",
@@ -116,8 +121,9 @@ def run_search(args: argparse.Namespace, runner) -> dict:
         protocol=args.protocol,
         embeddings=args.embeddings,
         budget_s=args.budget_s,
-        data_dir=args.data_dir if args.data_dir is not None else os.environ.get("A2V_NB201_DIR"),
+        data_dir=args.data_dir,
         source=args.source,
+        test_data=args.test_data,
         seed_start=args.seed_start,
         signal_seed=args.signal_seed,
         cost=args.cost,
@@ -137,6 +143,8 @@ def run_search_nb101(args: argparse.Namespace) -> dict:
         raise ValueError(f"--protocol {args.protocol} is an NB201 protocol; nb101 has arch2vec | q150")
     if args.cost is not None:
         raise ValueError("--cost applies to nb201 only (nb101 charges the benchmark's training time)")
+    if args.test_data is not None or args.source != "auto":
+        raise ValueError("--test-data and --source apply to nb201 only (nb101 reads its .tfrecord)")
     if args.dataset not in (None, "cifar10"):
         raise ValueError(f"NB101 is a CIFAR-10 benchmark; --dataset {args.dataset} does not apply")
     return nb101.search_nb101(

@@ -26,6 +26,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from a2v_jax.data import get_protocol, load_nb201, protocol_arrays
+from a2v_jax.data.protocols import missing_test_note
 from a2v_jax.embed import Embeddings, EmbeddingsError, load_embeddings
 from a2v_jax.runtime import device_name
 from a2v_jax.search import METHODS, get_strategy, method_traits
@@ -280,6 +281,8 @@ def summarize(
         "valid_std": vs,
         "test_mean": tm,
         "test_std": ts,
+        "test_source": table.test_source,
+        "test_note": missing_test_note(table),
         "frac_found_best": float(found_best.mean()),
         "median_queries_to_best": float(np.median(q_to_best)) if q_to_best.size else None,
         "frac_found_best_signal": float(found_best_signal.mean()),
@@ -309,6 +312,9 @@ def summarize(
         "max_steps": int(out.max_steps),
         "steps_run": int(rec.idx.shape[1]),
     }
+    if ds_main == "cifar10" and table.datasets["cifar10"].valid_model_test_mean is not None:
+        vtm, vts = _stats(acc("cifar10", "valid_model_test_mean"))
+        summary["valid_model_test_mean"], summary["valid_model_test_std"] = vtm, vts
     if len(report_ds) > 1:
         summary["per_dataset"] = {}
         for ds, v in per_ds.items():
@@ -323,6 +329,10 @@ def summarize(
             "accuracies": "percent; the benchmark's seed-averaged 200-epoch valid_mean / test_mean of the "
             "architecture with the best search signal within the budget",
             "std": "population std (ddof=0) over seeds",
+            "test_source": "where test_mean came from; null: the table has no test accuracies (test_note "
+            "says how to add them)",
+            "valid_model_test_mean": "cifar10 only: ori-test accuracy of the cifar10-valid model (trained "
+            "on 25k images), not the paper's cifar10 test column (test_mean: the model trained on 50k)",
             "frac_found_best": "fraction of seeds whose reported architecture is the pool's "
             "best-valid_mean one",
             "frac_found_best_signal": "fraction of seeds whose reported architecture is the pool's best "
@@ -355,6 +365,7 @@ def search(
     budget_s: float | None = None,
     data_dir: str | os.PathLike | None = None,
     source: str = "auto",
+    test_data: str | os.PathLike | None = None,
     seed_start: int = 1,
     signal_seed: int = 0,
     cost: str | None = None,
@@ -376,8 +387,9 @@ def search(
       embeddings: path of ``embeddings.npz`` (required by ``rl`` and ``bo``; if given, it defines
         the pool for every method).
       budget_s: overrides the protocol's budget.
-      data_dir: NAS-Bench-201 data (else ``$A2V_NB201_DIR``).
+      data_dir: NAS-Bench-201 data (else ``$A2V_NB201_DIR``, else the tables installed with a2v_jax).
       source: table source for ``load_nb201``.
+      test_data: where test accuracies come from (``load_nb201``'s ``test_data``).
       seed_start: first seed id (the original ran 1..500).
       signal_seed: seed of the protocol's frozen random-run draw.
       cost: a query cost (``data.protocols.COSTS``) in place of the protocol's own.
@@ -402,7 +414,7 @@ def search(
     proto = get_protocol(protocol, dataset, cost=cost)
     device_mesh = make_mesh(devices, mesh)
     if table is None:
-        table = load_nb201(data_dir, source=source)
+        table = load_nb201(data_dir, source=source, test_data=test_data)
     emb = load_embeddings(embeddings) if embeddings is not None else None
     pool = build_pool(
         table,
@@ -421,6 +433,7 @@ def search(
         "signal_seed": signal_seed,
         "seed_ids": [int(seed_ids[0]), int(seed_ids[-1])],
         "table_source": table.source,
+        "table_path": table.path,
         "embeddings": None if emb is None else {"path": emb.path, **_jsonable(emb.meta)},
         "sharding": describe(device_mesh),
     }
@@ -449,12 +462,16 @@ def format_summary(summary: dict) -> str:
     def pm(m, s):
         return "n/a" if m is None else f"{m:.2f} +- {s:.2f}"
 
+    test = pm(summary["test_mean"], summary["test_std"])
+    if summary.get("test_source") is None and summary["test_mean"] is None:
+        test = "n/a (no test accuracies configured: --test-data PATH, see the summary's test_note)"
+
     mq = summary["median_queries_to_best"]
     return (
         f"{summary['method']}/{summary['preset']} {summary['dataset']} ({summary['protocol']}, "
         f"{summary['seeds']} seeds, {summary['budget_s']:.0f} s budget): "
         f"valid {pm(summary['valid_mean'], summary['valid_std'])}, "
-        f"test {pm(summary['test_mean'], summary['test_std'])}, found best {summary['frac_found_best']:.3f}"
+        f"test {test}, found best {summary['frac_found_best']:.3f}"
         f"{'' if mq is None else f' (median {mq:.0f} queries)'}, {summary['mean_queries']:.1f} queries/seed, "
         f"wall {summary['wall_s']:.1f} s on {summary['device']}"
     )
