@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import gzip
+import json
 import shutil
 from pathlib import Path
 
@@ -121,3 +122,66 @@ def test_test_data__errors_name_the_file(tmp_path, synthetic_tables, nb201_csv_w
     d = nb201_csv_writer(tmp_path / "bad", {TEST_FILE: (header, rows)})
     with pytest.raises(DataError, match=r"row 5 .*'c100_test_acc': 101.5 is not an accuracy"):
         nb201_module._read_test_csv(d / TEST_FILE)
+
+
+# --------------------------------------------------------------------------- the NATS-Bench archive
+
+
+@pytest.fixture(scope="module")
+def nats_archive(packaged, tmp_path_factory):
+    """A full 15,625-cell archive in the official layout holding the packaged values plus made-up tests."""
+    from nats_archive_writer import write_nats_archive
+
+    rng = np.random.default_rng(7)
+    values = {}
+    for ds in DATASETS:
+        res = packaged.datasets[ds]
+        values[ds] = {f.name: getattr(res, f.name) for f in dataclasses.fields(res)}
+        values[ds]["test_mean"] = np.round(rng.uniform(10, 95, len(packaged)), 4)
+    d = tmp_path_factory.mktemp("nats") / "NATS-tss-v1_0-3ffb9-simple"
+    write_nats_archive(d, list(packaged.arch_str), values, epochs=2, epochs_12=2)
+    return d, values
+
+
+def test_nats_archive__is_a_whole_table_source(nats_archive, packaged, tmp_path):
+    d, values = nats_archive
+    t = load_nb201(d, cache_dir=tmp_path)  # auto-detected from the directory name
+    assert t.source == "nats-archive" and t.test_source == str(d) and not t.from_cache
+    np.testing.assert_array_equal(t.arch_str, packaged.arch_str)
+    for ds in DATASETS:
+        a, b = t.datasets[ds], packaged.datasets[ds]
+        np.testing.assert_array_equal(a.n_runs, b.n_runs)
+        np.testing.assert_allclose(a.valid_runs, b.valid_runs, rtol=1e-12, equal_nan=True)
+        for name in ("valid_mean", "train_time_s", "valid_12ep", "latency_s"):
+            np.testing.assert_allclose(getattr(a, name), getattr(b, name), rtol=1e-9, err_msg=f"{ds}.{name}")
+        np.testing.assert_allclose(a.test_mean, values[ds]["test_mean"], rtol=1e-12)
+    for name in ("valid_time_s", "valid_model_test_mean"):
+        np.testing.assert_allclose(
+            getattr(t.datasets["cifar10"], name), getattr(packaged.datasets["cifar10"], name), rtol=1e-9
+        )
+    again = load_nb201(d, cache_dir=tmp_path)
+    assert again.from_cache and again.checksum == t.checksum and again.test_source == str(d)
+
+
+def test_nats_archive__as_the_test_source_of_the_packaged_tables(nats_archive, tmp_path, capsys):
+    from a2v_jax.data.__main__ import main
+
+    d, values = nats_archive
+    t = load_nb201(source="packaged", cache_dir=tmp_path, test_data=d)
+    assert t.source == "packaged" and t.test_source == str(d)
+    for ds in DATASETS:
+        np.testing.assert_allclose(t.datasets[ds].test_mean, values[ds]["test_mean"], rtol=1e-12)
+    args = ["check", "nb201", "--source", "packaged", "--test-data", str(d), "--cache-dir", str(tmp_path)]
+    assert main(args) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert out["test_source"] == str(d) and out["test_accuracies"] == f"from {d}"
+    assert all(r["can_run"] and r["test_accuracies"] for r in out["runnable"].values())
+
+
+def test_nats_archive__a_non_plain_object_is_refused_through_load_nb201(packaged, tmp_path):
+    from nats_archive_writer import arch_file, fake_values, write_nats_archive
+
+    d = tmp_path / "NATS-tss-v1_0-3ffb9-simple"
+    write_nats_archive(d, list(packaged.arch_str[:3]), fake_values(3), epochs=2, planted={1: Path("x")})
+    with pytest.raises(DataError, match=f"{arch_file(d, 1).name}.*pathlib"):
+        load_nb201(d, use_cache=False)
