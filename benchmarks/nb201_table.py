@@ -23,7 +23,7 @@ from pathlib import Path
 
 import numpy as np
 
-from a2v_jax.data import DATASETS, get_protocol, load_nb201
+from a2v_jax.data import DATASETS, DataError, get_protocol, load_nb201
 from a2v_jax.runtime import device_name
 from a2v_jax.search import method_traits
 from a2v_jax.search.runner import build_pool, load_embeddings, run_method, summarize
@@ -308,7 +308,11 @@ def main(argv: list[str] | None = None) -> int:
         return 0
 
     t_start = time.perf_counter()
-    table = load_nb201(args.data_dir, test_data=args.test_data)
+    try:
+        table = load_nb201(args.data_dir, test_data=args.test_data)
+    except DataError as e:  # missing or bad data: exit 2 with the loader's message, as every command
+        print(f"error: {e}", file=sys.stderr)
+        return 2
     methods = [m for m in args.methods.split(",") if m]
     presets = [p for p in args.presets.split(",") if p]
     datasets = [d for d in args.datasets.split(",") if d]

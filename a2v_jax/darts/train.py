@@ -625,8 +625,9 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
     try:
         genotype = resolve_genotype(args.genotype)
         data = subset(load_cifar10(args.data_dir), args.limit_train, args.limit_test)
-    except ValueError as e:  # DataError, bad genotype: say what, no traceback
-        raise SystemExit(f"error: {e}") from e
+    except ValueError as e:  # DataError, bad genotype: say what, no traceback, exit 2 as every command
+        print(f"error: {e}", file=sys.stderr)
+        raise SystemExit(2) from e
     summary = train_network(
         genotype,
         data,
