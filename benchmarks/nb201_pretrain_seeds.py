@@ -26,7 +26,7 @@ from pathlib import Path
 
 import numpy as np
 
-from a2v_jax.data import DATASETS, DataError, get_protocol, load_nb201
+from a2v_jax.data import DATASETS, DataError, get_protocol, load_nb201, paths
 from a2v_jax.embed import EmbeddingsError, load_embeddings
 from a2v_jax.pretraining import PretrainConfig, run_pretraining
 from a2v_jax.runtime import device_name
@@ -100,16 +100,7 @@ def render(result: dict) -> str:
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument(
-        "--data-dir",
-        default=None,
-        help="NAS-Bench-201 data (default: $A2V_NB201_DIR, else the tables installed with a2v_jax)",
-    )
-    ap.add_argument(
-        "--test-data",
-        default=None,
-        help="test accuracies: CSV table, NATS-tss-v1_0-3ffb9-simple or .pth (default: $A2V_NB201_TEST_DATA)",
-    )
+    paths.add_nb201_flags(ap)
     ap.add_argument("--pretrain-seeds", default="1,2,3,4,5", help="comma-separated pretraining seeds")
     ap.add_argument("--pretrain-preset", default="paper", choices=("paper", "default"))
     ap.add_argument("--epochs", type=int, default=None, help="pretraining epochs (default: the paper's 10)")

@@ -23,7 +23,7 @@ from pathlib import Path
 
 import numpy as np
 
-from a2v_jax.data import DATASETS, DataError, get_protocol, load_nb201
+from a2v_jax.data import DATASETS, DataError, get_protocol, load_nb201, paths
 from a2v_jax.runtime import device_name
 from a2v_jax.search import method_traits
 from a2v_jax.search.runner import build_pool, load_embeddings, run_method, summarize
@@ -263,16 +263,7 @@ def _opt(x) -> str:
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument(
-        "--data-dir",
-        default=None,
-        help="NAS-Bench-201 data (default: $A2V_NB201_DIR, else the tables installed with a2v_jax)",
-    )
-    ap.add_argument(
-        "--test-data",
-        default=None,
-        help="test accuracies: CSV table, NATS-tss-v1_0-3ffb9-simple or .pth (default: $A2V_NB201_TEST_DATA)",
-    )
+    paths.add_nb201_flags(ap)
     ap.add_argument("--embeddings", default="runs/nb201/embeddings.npz", help="for both presets")
     ap.add_argument("--embeddings-paper", default=None, help="embeddings for the paper preset")
     ap.add_argument("--embeddings-default", default=None, help="embeddings for the default preset")

@@ -9,6 +9,7 @@ Caches go to ``cache_dir``, else :data:`ENV_CACHE_DIR`, else ``~/.cache/a2v_jax`
 
 from __future__ import annotations
 
+import argparse
 import contextlib
 import hashlib
 import json
@@ -70,6 +71,21 @@ def configured_test_data(test_data: str | os.PathLike | None = None) -> Path | N
         return Path(test_data).expanduser()
     env = os.environ.get(ENV_NB201_TEST_DATA)
     return Path(env).expanduser() if env else None
+
+
+def add_nb201_flags(parser: argparse.ArgumentParser) -> None:
+    """Adds ``--data-dir`` and ``--test-data`` (NAS-Bench-201) to a command's parser."""
+    parser.add_argument(
+        "--data-dir",
+        default=None,
+        help=f"NAS-Bench-201 data (default: ${ENV_NB201_DIR}, else the tables installed with a2v_jax)",
+    )
+    parser.add_argument(
+        "--test-data",
+        default=None,
+        help="test accuracies: a CSV table, the NATS-tss-v1_0-3ffb9-simple archive or an official .pth "
+        f"(default: ${ENV_NB201_TEST_DATA}; without one, test accuracies are reported absent)",
+    )
 
 
 def not_configured_message() -> str:
