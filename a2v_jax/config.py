@@ -21,17 +21,19 @@ field                  paper                       default
                        from independent per-(node,  all N*D latent coordinates, keeping the
                        dim) Gaussians               node correlations the decoder relies on
 ``eval_prior``         False: the prior is fitted   True: fitted to the final model's
-                       to train-mode μ collected    eval-mode μ of the training set (what
-                       during the epoch, while the  the decoder is evaluated on)
-                       parameters change
+                       to the μ the epoch's         eval-mode μ of the training set (what
+                       training steps computed,     the decoder is evaluated on)
+                       while the parameters change
+``train_mode_epochs``  1: epoch 1 in train mode,    None: train mode every epoch: the ELBO
+                       then eval mode (BatchNorm    needs the reparameterised sample, and
+                       running statistics frozen,   BatchNorm's running statistics (used
+                       ``z = μ``, no dropout): the  for embeddings and the prior) must keep
+                       original's ``model.eval()``  tracking the parameters being trained
+                       is never undone
 =====================  ==========================  =========================================
 
-Measured on NB201 (10 epochs, benchmark order, seeds 3-6 trained as one vmapped population,
-10,000 prior samples): ``paper`` acc_ops 0.998-1.0, exact reconstruction 0.983-0.997, validity
-0.90-0.99 by the original's check and 0.85-0.96 by the strict check; ``default`` (seeds 3-5)
-acc_ops 1.0, exact reconstruction 1.0, validity 1.0 and strict validity 0.98-0.997, uniqueness
-0.66 against the paper's 0.71-0.76. Per-node means with ``beta`` = 0.005 instead of per-graph
-sums reached only 0.70-0.91 strict validity.
+Both presets hold out the last 10 % of the space's order as the original: the first
+``int(0.9 * N)`` graphs train (:func:`a2v_jax.pretrain_data.num_train_graphs`).
 """
 
 from __future__ import annotations
@@ -112,10 +114,13 @@ class Preset:
     reshuffle: bool = False
     joint_prior: bool = False
     eval_prior: bool = False
+    # Epochs trained in train mode before the rest train in eval mode (a2v_jax.train.scheduled_epoch);
+    # None: train mode throughout.
+    train_mode_epochs: int | None = None
 
 
 PRESETS: dict[str, Preset] = {
-    "paper": Preset(name="paper", op_loss="bce", mask_padding=False, reduction="paper"),
+    "paper": Preset(name="paper", op_loss="bce", mask_padding=False, reduction="paper", train_mode_epochs=1),
     "default": Preset(
         name="default",
         op_loss="ce",

@@ -47,7 +47,7 @@ from a2v_jax.config import (
 )
 from a2v_jax.embed import Embeddings, save_embeddings
 from a2v_jax.pretrain_data import SpaceDataset as SpaceDataset  # re-exported
-from a2v_jax.pretrain_data import load_space_dataset, prior_validity
+from a2v_jax.pretrain_data import load_space_dataset, num_train_graphs, prior_validity
 from a2v_jax.runtime import device_name
 from a2v_jax.sharding import (
     DATA,
@@ -77,7 +77,7 @@ from a2v_jax.train import (
     evaluate,
     posterior_stats,
     prior_latents,
-    train_epoch,
+    scheduled_epoch,
 )
 
 REPORTED = ("acc_ops", "mean_corr_adj", "mean_fal_pos_adj", "acc_adj", "recon_exact")
@@ -169,8 +169,10 @@ def map_members(fn: Callable, in_axes: Any, population: int, spmd_axis_name: str
 class _Programs:
     """The jitted programs of a run, each compiled once: no retrace between epochs.
 
-    Per-epoch keys and orders are derived inside the programs from the traced epoch number,
-    so no small eager op (each a separate XLA compile on first use) runs in the loop.
+    Per-epoch keys, orders and the train/eval mode of the preset's ``train_mode_epochs``
+    (:func:`~a2v_jax.train.scheduled_epoch`) are derived inside the programs from the traced
+    epoch number, so no small eager op (each a separate XLA compile on first use) runs in the
+    loop and the epoch program compiles once.
 
     With a ``mesh`` every program is jitted with the members' leading axis sharded over ``pop``
     and the datasets replicated; when ``data`` has more than one device, each epoch's batch
@@ -215,7 +217,9 @@ class _Programs:
                 order = epoch_order(shuffle_key, train_set.num_graphs, train_cfg.batch_size)
                 if batch_split is not None:
                     order = jax.lax.with_sharding_constraint(order, batch_split)  # (num_batches, B)
-                state, losses, prior = train_epoch(state, train_set, order, jax.random.fold_in(k[1], epoch))
+                state, losses, prior = scheduled_epoch(
+                    state, train_set, order, jax.random.fold_in(k[1], epoch), epoch
+                )
                 if preset.eval_prior:
                     prior = posterior_stats(state, train_set)
                 return state, losses, prior
@@ -298,7 +302,7 @@ def run_pretraining(cfg: PretrainConfig) -> dict[str, Any]:
         check_workdir(workdir, identity)
 
     p = data.graphs.num_graphs
-    num_train = p - int(round(p * train_cfg.val_fraction))
+    num_train = num_train_graphs(p, train_cfg.val_fraction)
     # Split on the host; one device transfer per leaf (no eager device ops to compile).
     place = (lambda x: jnp.asarray(x)) if mesh is None else (lambda x: put(x, replicated(mesh)))
     graphs = jax.tree.map(place, data.graphs)

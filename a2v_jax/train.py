@@ -12,6 +12,7 @@ Example::
 
 from __future__ import annotations
 
+import functools
 from typing import Any
 
 import chex
@@ -38,7 +39,7 @@ class A2VState(train_state.TrainState):
 
 @struct.dataclass
 class PriorStats:
-    """Running sums of train-mode ``μ`` over an epoch, for the prior used in validity checks."""
+    """Running sums of ``μ`` over an epoch, for the prior used in validity checks."""
 
     total: chex.Array  # (N, D) Σ μ over training graphs
     total_sq: chex.Array  # (N, D) Σ μ²
@@ -113,32 +114,44 @@ def bn_mask(batch: GraphBatch, preset: Preset) -> chex.Array:
     return mask & batch.node_mask if preset.mask_padding else mask
 
 
-def train_step(state: A2VState, batch: GraphBatch, key: chex.PRNGKey) -> tuple[A2VState, dict]:
+def train_step(
+    state: A2VState, batch: GraphBatch, key: chex.PRNGKey, train: bool = True
+) -> tuple[A2VState, dict]:
     """One optimisation step on one padded batch.
 
     Args:
       state: the model state; its ``preset`` selects the loss.
       batch: ``B`` graphs, padding graphs marked in ``graph_mask``.
       key: randomness for the reparameterisation and the decoder dropout.
+      train: static. True: train mode (batch statistics, which update the running ones;
+        ``z = μ + ε·σ``; decoder dropout). False: the step the original takes after
+        ``model.eval()``: BatchNorm normalises with its running statistics and leaves them
+        unchanged, ``z = μ``, no dropout; gradients and the optimiser update are the same.
 
     Returns:
       ``(new_state, metrics)`` with ``loss``, ``loss_ops``, ``loss_adj``, ``kl``, ``graphs`` (real
-      graphs in the batch) and ``prior``, the batch's train-mode :class:`PriorStats`.
+      graphs in the batch) and ``prior``, the :class:`PriorStats` of the ``μ`` this step computed
+      (in the mode it ran in).
     """
     latent_key, dropout_key = jax.random.split(key)
     mask = bn_mask(batch, state.preset)
+    variables = lambda params: {"params": params, "batch_stats": state.batch_stats}  # noqa: E731
 
     def loss_fn(params):
-        out, updates = state.apply_fn(
-            {"params": params, "batch_stats": state.batch_stats},
-            batch,
-            mask,
-            True,
-            rngs={"latent": latent_key, "dropout": dropout_key},
-            mutable=["batch_stats"],
-        )
+        if train:
+            out, updates = state.apply_fn(
+                variables(params),
+                batch,
+                mask,
+                True,
+                rngs={"latent": latent_key, "dropout": dropout_key},
+                mutable=["batch_stats"],
+            )
+            new_stats = updates.get("batch_stats", {})
+        else:
+            out, new_stats = state.apply_fn(variables(params), batch, mask, False), state.batch_stats
         loss, aux = vae_loss(out, batch, state.preset, with_kl=state.model.cfg.variational)
-        return loss, (aux, out.mu, updates.get("batch_stats", {}))
+        return loss, (aux, out.mu, new_stats)
 
     (loss, (aux, mu, new_stats)), grads = jax.value_and_grad(loss_fn, has_aux=True)(state.params)
     state = state.apply_gradients(grads=grads).replace(batch_stats=new_stats)
@@ -156,17 +169,18 @@ def epoch_order(key: chex.PRNGKey, num_train: int, batch_size: int) -> chex.Arra
 
 
 def train_epoch(
-    state: A2VState, data: GraphBatch, order: chex.Array, key: chex.PRNGKey
+    state: A2VState, data: GraphBatch, order: chex.Array, key: chex.PRNGKey, train: bool = True
 ) -> tuple[A2VState, dict, PriorStats]:
     """A whole epoch as one ``lax.scan`` over the batches of ``order`` (``(num_batches, B)``).
 
-    Step ``t`` uses ``fold_in(key, t)``. Returns the new state, the epoch's mean losses and the
-    train-mode ``μ`` statistics of all training graphs.
+    Step ``t`` uses ``fold_in(key, t)``; ``train`` (static) is :func:`train_step`'s mode. Returns
+    the new state, the epoch's mean losses and the statistics of the ``μ`` of all training graphs
+    as the steps computed them.
     """
 
     def body(state, xs):
         t, idx = xs
-        state, m = train_step(state, take(data, idx), jax.random.fold_in(key, t))
+        state, m = train_step(state, take(data, idx), jax.random.fold_in(key, t), train)
         return state, m
 
     steps = jnp.arange(order.shape[0], dtype=jnp.uint32)
@@ -175,6 +189,30 @@ def train_epoch(
     losses = {k: jnp.sum(ms[k] * w) / jnp.sum(w) for k in ("loss", "loss_ops", "loss_adj", "kl")}
     prior = jax.tree.map(lambda x: x.sum(0), ms["prior"])
     return state, losses, prior
+
+
+def scheduled_epoch(
+    state: A2VState, data: GraphBatch, order: chex.Array, key: chex.PRNGKey, epoch: chex.Array
+) -> tuple[A2VState, dict, PriorStats]:
+    """:func:`train_epoch` in the mode the preset's ``train_mode_epochs`` gives epoch ``epoch``.
+
+    ``epoch`` is 0-based and may be traced: epochs ``< train_mode_epochs`` run in train mode,
+    later ones in eval mode (``train=False``). Both modes compile into one program and
+    ``lax.cond`` runs one of them (the predicate is shared by a vmapped population, so it stays
+    a branch); with ``train_mode_epochs=None`` only the train-mode epoch is compiled.
+    """
+    limit = state.preset.train_mode_epochs
+    if limit is None:
+        return train_epoch(state, data, order, key)
+    return jax.lax.cond(
+        jnp.asarray(epoch) < limit,
+        functools.partial(train_epoch, train=True),
+        functools.partial(train_epoch, train=False),
+        state,
+        data,
+        order,
+        key,
+    )
 
 
 def _chunked(data: GraphBatch, chunk: int):
@@ -281,8 +319,9 @@ def embed(state: A2VState, data: GraphBatch, chunk: int = 1000) -> chex.Array:
 def posterior_stats(state: A2VState, data: GraphBatch, chunk: int = 1000) -> PriorStats:
     """:class:`PriorStats` of the eval-mode ``μ`` of ``data`` under the current parameters.
 
-    The original accumulates train-mode ``μ`` during the epoch, while parameters and batch
-    statistics change; presets with ``eval_prior`` fit the prior to what the final model encodes.
+    The original accumulates the ``μ`` of the epoch's training steps, while parameters (and, in
+    train mode, batch statistics) change; presets with ``eval_prior`` fit the prior to what the
+    final model encodes.
     """
 
     def body(acc, idx):
@@ -299,7 +338,7 @@ def posterior_stats(state: A2VState, data: GraphBatch, chunk: int = 1000) -> Pri
 
 
 def prior_latents(prior: PriorStats, key: chex.PRNGKey, num: int, joint: bool) -> chex.Array:
-    """Draws ``num`` latents ``(num, N, D)`` from a Gaussian fitted to the train-mode ``μ``.
+    """Draws ``num`` latents ``(num, N, D)`` from a Gaussian fitted to ``μ`` statistics.
 
     ``joint=False`` is the original (reference §5): independent per-(node, dim) Gaussians,
     ``z = ε·z_std + z_mean``. ``joint=True`` fits one full-covariance Gaussian over all ``N*D``

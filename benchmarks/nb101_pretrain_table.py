@@ -36,7 +36,7 @@ import jax
 from a2v_jax.checkpoint import load_pretrained_state
 from a2v_jax.config import MODEL_VARIANTS, SPACE_DEFAULTS, TrainConfig
 from a2v_jax.graphs import GraphBatch
-from a2v_jax.pretrain_data import load_space_dataset
+from a2v_jax.pretrain_data import load_space_dataset, num_train_graphs
 from a2v_jax.pretraining import PretrainConfig, run_pretraining
 from a2v_jax.runtime import device_name, enable_compilation_cache
 from a2v_jax.spaces import get_space
@@ -93,7 +93,7 @@ def held_out(args: argparse.Namespace) -> GraphBatch:
     """The held-out last 10 % of the run's cells (device arrays), as :func:`run_pretraining` splits."""
     data = load_space_dataset(get_space("nb101"), args.data_dir, args.subset, progress=False)
     p = data.graphs.num_graphs
-    num_train = p - int(round(p * TrainConfig().val_fraction))
+    num_train = num_train_graphs(p, TrainConfig().val_fraction)
     return jax.tree.map(lambda x: jax.numpy.asarray(x[num_train:]), data.graphs)
 
 

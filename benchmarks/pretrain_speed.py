@@ -24,6 +24,7 @@ import jax
 import numpy as np
 
 from a2v_jax.config import ModelConfig, TrainConfig, get_preset
+from a2v_jax.pretrain_data import num_train_graphs
 from a2v_jax.pretraining import _Programs, load_space_dataset
 from a2v_jax.runtime import device_name
 from a2v_jax.spaces import get_space
@@ -32,7 +33,7 @@ from a2v_jax.spaces import get_space
 def _time_population(k: int, preset: str, epochs: int, data) -> dict:
     """Compile + steady-state timing of the vmapped epoch program for ``k`` models."""
     p = data.graphs.num_graphs
-    num_train = p - int(round(p * 0.1))
+    num_train = num_train_graphs(p)
     train_set = jax.tree.map(lambda x: jax.numpy.asarray(x[:num_train]), data.graphs)
     programs = _Programs(get_preset(preset), ModelConfig(), TrainConfig(), 8, 7, k)
     states, keys = programs.init(np.arange(3, 3 + k, dtype=np.uint32))

@@ -206,13 +206,14 @@ def _time_pretraining(counts: list[int], epochs: int) -> list[dict]:
     import numpy as np
 
     from a2v_jax.config import ModelConfig, TrainConfig, get_preset
+    from a2v_jax.pretrain_data import num_train_graphs
     from a2v_jax.pretraining import _Programs, load_space_dataset
     from a2v_jax.sharding import describe, make_mesh, put, replicated
     from a2v_jax.spaces import get_space
 
     data = load_space_dataset(get_space("nb201"))
     p = data.graphs.num_graphs
-    num_train = p - int(round(p * 0.1))
+    num_train = num_train_graphs(p)
     host_train = jax.tree.map(lambda x: np.asarray(x[:num_train]), data.graphs)
     rows, reference = [], {}
     for k in counts:

@@ -266,7 +266,7 @@ def test_pretrain_nb101__end_to_end_on_a_tiny_subset(tmp_path, monkeypatch, smal
     cfg = pretraining.PretrainConfig(
         space="nb101",
         model="vgae",
-        epochs=1,
+        epochs=2,  # the paper preset's second epoch trains in eval mode
         subset=200,
         prior_samples=64,
         batch_size=16,
@@ -287,7 +287,7 @@ def test_pretrain_nb101__end_to_end_on_a_tiny_subset(tmp_path, monkeypatch, smal
 def test_cli__darts_end_to_end_on_a_tiny_pool(tmp_path):
     workdir = tmp_path / "run"
     env = {**os.environ, "A2V_CACHE_DIR": str(tmp_path / "cache")}
-    cmd = [sys.executable, "-m", "a2v_jax.pretrain", "--space", "darts", "--epochs", "1", "--subset", "60"]
+    cmd = [sys.executable, "-m", "a2v_jax.pretrain", "--space", "darts", "--epochs", "2", "--subset", "60"]
     cmd += ["--prior-samples", "50", "--batch-size", "16", "--workdir", str(workdir), "--no-progress"]
     res = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=300)
     assert res.returncode == 0, res.stderr
@@ -296,7 +296,7 @@ def test_cli__darts_end_to_end_on_a_tiny_pool(tmp_path):
         assert key in summary, key
     assert (summary["space"], summary["epochs"], summary["seed"], summary["model"]) == (
         "darts",
-        1,
+        2,
         3,
         "arch2vec",
     )

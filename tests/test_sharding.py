@@ -216,6 +216,10 @@ for name, mesh in (("one", None), ("data", make_mesh(4, "1x4")), ("both", make_m
         "all_reduce": len(re.findall(r"all-reduce\\(", hlo)),
         "local_batch": sorted({int(m) for m in re.findall(r"f32\\[(?:\\d+,)?(\\d+),8,7\\]", hlo)}),
     }
+    # The paper preset's second epoch runs the eval-mode branch of the same compiled program.
+    states, losses, _ = epoch(states, ds, keys, np.uint32(1))
+    res[name]["eval_losses"] = {k: np.asarray(v).tolist() for k, v in losses.items()}
+    res[name]["eval_batch_stats"] = flat(states.batch_stats)
 print(json.dumps(res))
 """
     )
@@ -232,6 +236,11 @@ print(json.dumps(res))
         # that is zero up to rounding may flip sign, so parameters agree within 2 * lr.
         np.testing.assert_allclose(r["params"], one["params"], atol=2e-3 + 1e-6, err_msg=name)
         assert r["all_reduce"] > 0, name  # gradients and BatchNorm sums are all-reduced
+        # Eval-mode epoch: running statistics frozen; the loss agrees as far as the parameters do
+        # (the separate terms less: a flipped Adam step moves the KL by ~0.2 %).
+        assert r["eval_batch_stats"] == r["batch_stats"], name
+        eval_loss = r["eval_losses"]["loss"]
+        np.testing.assert_allclose(eval_loss, one["eval_losses"]["loss"], rtol=2e-4, err_msg=name)
     assert 4 in out["data"]["local_batch"], out["data"]["local_batch"]  # 16 graphs / 4 devices
     assert 8 in out["both"]["local_batch"], out["both"]["local_batch"]  # 16 graphs / 2 devices
 
