@@ -358,6 +358,7 @@ def main(argv: list[str] | None = None) -> int:
         "argv": " ".join(sys.argv[1:] if argv is None else argv),
         "merged_from": old_meta.get("argv_history", [old_meta["argv"]] if "argv" in old_meta else []),
         "table_source": table.source,
+        "test_source": table.test_source,
     }
     meta["argv_history"] = [*meta["merged_from"], meta["argv"]]
     _write(out_dir, meta, runs)

@@ -626,8 +626,8 @@ def test_check_nb101__prints_summary(only108, capsys):
 
 
 def test_check_nb101__absent_file_is_a_clear_error(env, capsys):
-    assert main(["check", "nb101"]) == 1
+    assert main(["check", "nb101"]) == 2  # every missing or bad data error exits 2
     err = capsys.readouterr().err
     assert err.startswith("error: no NAS-Bench-101 data configured") and ENV_NB101_DIR in err
-    assert main(["check", "nb101", "--data-dir", str(env / "absent")]) == 1
+    assert main(["check", "nb101", "--data-dir", str(env / "absent")]) == 2
     assert "no such file or directory" in capsys.readouterr().err
