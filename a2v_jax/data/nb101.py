@@ -859,8 +859,9 @@ def _expected_shape(name: str, p: int) -> tuple[int, ...]:
 def _read_cache(cache: Path, source: Path, epochs: int) -> NB101Table:
     def corrupt(why: str) -> DataError:
         return DataError(
-            f"corrupted cache file {cache}: {why}. Delete it (rm '{cache}') or pass rebuild_cache=True "
-            "(CLI: --rebuild-cache)"
+            f"corrupted cache file {cache}: {why}. Delete it (rm '{cache}'), or rebuild it with "
+            "rebuild_cache=True (CLI: python -m a2v_jax.data check nb101 --rebuild-cache, with the same data "
+            "settings)"
         )
 
     try:

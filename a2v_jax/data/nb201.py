@@ -953,8 +953,9 @@ def _write_cache(table: NB201Table, path: Path) -> bool:
 def _read_cache(path: Path, res: ResolvedSource) -> NB201Table:
     def corrupt(why: str) -> DataError:
         return DataError(
-            f"corrupted cache file {path}: {why}. Delete it (rm '{path}') or pass rebuild_cache=True "
-            "(CLI: --rebuild-cache)"
+            f"corrupted cache file {path}: {why}. Delete it (rm '{path}'), or rebuild it with "
+            "rebuild_cache=True (CLI: python -m a2v_jax.data check nb201 --rebuild-cache, with the same data "
+            "settings)"
         )
 
     try:
