@@ -189,8 +189,9 @@ def markdown(result: dict) -> str:
         "no such metric in the original); (real): the same model counted on real nodes and pairs only.",
         "- validity: the original's `is_valid(ModelSpec(triu(A), ops))` on "
         f"{cfg['prior_samples']:,} decodings of z ~ N(mean, std) fitted per (node, dim) to the epoch's "
-        "train-mode μ. unique (module): distinct benchmark module hashes (after pruning) over the valid "
-        "decodings, the space's canonical hash, placed beside the paper's uniqueness; uniqueness "
+        "μ as the epoch's steps computed them (the `paper` preset: train mode in epoch 1, eval mode after, "
+        "as the original ran). unique (module): distinct benchmark module hashes (after pruning) over the "
+        "valid decodings, the space's canonical hash, placed beside the paper's uniqueness; uniqueness "
         "(unpruned): distinct `hash_module(A, ops)` of the whole decoded 7-node graph, what the released "
         "code computes (dangling vertices make nearly every decoding distinct). strict valid: the decoding "
         "is exactly a cell's layout (7 nodes, since a decoder's argmax has no padding op).",
