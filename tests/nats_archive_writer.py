@@ -21,15 +21,10 @@ from typing import Any
 
 import numpy as np
 
+from a2v_jax.data.nb201 import NB201_TEST_NAME, NB201_TEST_SPLIT, NB201_VALID_NAME
+
 OFFICIAL_SEEDS = (777, 888, 999)
 META_FILE = "meta.pickle.pbz2"
-#: Our dataset name -> the NATS-Bench dataset searched on (x-valid) and the (dataset, set) of the test.
-VALID_DATASET = {"cifar10": "cifar10-valid", "cifar100": "cifar100", "imagenet16": "ImageNet16-120"}
-TEST_SET = {
-    "cifar10": ("cifar10", "ori-test"),
-    "cifar100": ("cifar100", "x-test"),
-    "imagenet16": ("ImageNet16-120", "x-test"),
-}
 _CLASSES = {"cifar10-valid": 10, "cifar10": 10, "cifar100": 100, "ImageNet16-120": 120}
 
 
@@ -47,7 +42,7 @@ def fake_values(p: int, *, seed: int = 0, with_12ep: bool = True) -> dict[str, d
     """Random per-dataset values keyed like ``NatsTssRecords.datasets`` (2 or 3 runs per cell)."""
     rng = np.random.default_rng(seed)
     out = {}
-    for ds in VALID_DATASET:
+    for ds in NB201_VALID_NAME:
         n_runs = rng.choice(np.array([2, 3], np.int8), size=p)
         runs = rng.uniform(10, 95, size=(p, 3))
         runs[np.arange(3)[None, :] >= n_runs[:, None]] = np.nan
@@ -122,7 +117,7 @@ def _cell(
     """One hp's ArchResults state for cell ``index``; ``hp_key`` '200' (full runs) or '12'."""
     cell_runs: dict[str, list] = {}
     for ds, values in datasets_values.items():
-        vname = VALID_DATASET[ds]
+        vname = NB201_VALID_NAME[ds]
         runs = np.asarray(values["valid_runs"])[index]
         n = int(values["n_runs"][index]) if values.get("n_runs") is not None else int(np.isfinite(runs).sum())
         cell_seeds = sorted(seeds)[:n]
@@ -135,7 +130,7 @@ def _cell(
         vt = _value(values, "valid_time_s", index)
         eval_times = {} if np.isnan(vt) else {f"x-valid@{e}": vt for e in range(epochs)}
         latency = _spread(_value(values, "latency_s", index), n, 1e-4)
-        test_ds, test_set = TEST_SET[ds]
+        test_ds, test_set = NB201_TEST_NAME[ds], NB201_TEST_SPLIT[ds]
         tests = _spread(_value(values, "test_mean", index), n, spread)
         v12 = _spread(_value(values, "valid_12ep", index), n, spread)
         vmt = _spread(_value(values, "valid_model_test_mean", index), n, spread)

@@ -178,6 +178,17 @@ def test_nats_archive__as_the_test_source_of_the_packaged_tables(nats_archive, t
     assert all(r["can_run"] and r["test_accuracies"] for r in out["runnable"].values())
 
 
+def test_nats_archive__named_by_the_env_var_is_read_once_as_the_test_source(
+    nats_archive, clean_env, monkeypatch
+):
+    """The archive's own load must not apply $A2V_NB201_TEST_DATA again (it would recurse)."""
+    d, values = nats_archive
+    monkeypatch.setenv("A2V_NB201_TEST_DATA", str(d))
+    t = load_nb201()
+    assert t.source == "packaged" and t.test_source == str(d)
+    np.testing.assert_allclose(t.datasets["cifar100"].test_mean, values["cifar100"]["test_mean"], rtol=1e-12)
+
+
 def test_nats_archive__a_non_plain_object_is_refused_through_load_nb201(packaged, tmp_path):
     from nats_archive_writer import arch_file, fake_values, write_nats_archive
 

@@ -56,6 +56,7 @@ import numpy as np
 from tqdm import tqdm
 
 from a2v_jax.data._errors import DataError
+from a2v_jax.data.nb201 import MAX_RUNS, NB201_TEST_NAME, NB201_TEST_SPLIT, NB201_VALID_NAME
 
 __all__ = ["ARCHIVE_NAME", "FIELDS", "NatsTssRecords", "read_nats_tss_archive"]
 
@@ -74,15 +75,6 @@ FIELDS: tuple[str, ...] = (
     "latency_s",
     "valid_model_test_mean",
 )
-MAX_RUNS = 3
-#: Our dataset name -> the NATS-Bench dataset whose ``x-valid`` split is searched on.
-VALID_DATASET = {"cifar10": "cifar10-valid", "cifar100": "cifar100", "imagenet16": "ImageNet16-120"}
-#: Our dataset name -> (NATS-Bench dataset, eval set) of the reported test accuracy.
-TEST_SET = {
-    "cifar10": ("cifar10", "ori-test"),
-    "cifar100": ("cifar100", "x-test"),
-    "imagenet16": ("ImageNet16-120", "x-test"),
-}
 _OBTAIN = (
     f"expected NATS-Bench's {ARCHIVE_NAME} directory (meta.pickle.pbz2 plus one 000000.pickle.pbz2 per "
     "architecture), obtained by following the download instructions of NATS-Bench's authors in the "
@@ -302,11 +294,11 @@ def _cell(data: Any, path: Path, index: int, arch_str: str) -> dict[str, dict[st
         raise DataError(f"{path}: no '200' (200-epoch) results; hp keys {sorted(map(str, data))}")
     r12 = _arch_results(data, "12", path, index, arch_str)
     out, where = {}, f"{path}: hp '200'"
-    for ds, vname in VALID_DATASET.items():
+    for ds, vname in NB201_VALID_NAME.items():
         runs = _runs(r200, vname, where, required=True)
         if len(runs) > MAX_RUNS:
             raise DataError(f"{where}: {len(runs)} runs on {vname}, expected at most {MAX_RUNS}")
-        test_ds, test_set = TEST_SET[ds]
+        test_ds, test_set = NB201_TEST_NAME[ds], NB201_TEST_SPLIT[ds]
         test_runs = runs if test_ds == vname else _runs(r200, test_ds, where, required=True)
         runs12 = None if r12 is None else _runs(r12, vname, f"{path}: hp '12'", required=False)
         valid = [r.accuracy("x-valid") for r in runs]
@@ -368,7 +360,7 @@ def _assemble(cells: list[dict[str, dict[str, Any]]]) -> dict[str, dict[str, np.
     """Per-dataset arrays from the per-cell values; a field that is NaN in every cell becomes None."""
     p = len(cells)
     datasets = {}
-    for ds in VALID_DATASET:
+    for ds in NB201_VALID_NAME:
         runs = np.full((p, MAX_RUNS), np.nan)
         n_runs = np.zeros(p, np.int8)
         scalars = {f: np.full(p, np.nan) for f in FIELDS if f not in ("valid_runs", "n_runs")}

@@ -114,9 +114,11 @@ _INDEX_ANCHORS = {
     15624: "202022",
 }
 
-#: Our dataset name -> NAS-Bench-201 dataset searched on (validation) / reported on (test).
-_NB201_VALID_NAME = {"cifar10": "cifar10-valid", "cifar100": "cifar100", "imagenet16": "ImageNet16-120"}
-_NB201_TEST_NAME = {"cifar10": "cifar10", "cifar100": "cifar100", "imagenet16": "ImageNet16-120"}
+#: Our dataset name -> NAS-Bench-201 dataset searched on (validation) / reported on (test), and the
+#: split of that test accuracy.
+NB201_VALID_NAME = {"cifar10": "cifar10-valid", "cifar100": "cifar100", "imagenet16": "ImageNet16-120"}
+NB201_TEST_NAME = {"cifar10": "cifar10", "cifar100": "cifar100", "imagenet16": "ImageNet16-120"}
+NB201_TEST_SPLIT = {"cifar10": "ori-test", "cifar100": "x-test", "imagenet16": "x-test"}
 _OFFICIAL_NAMES = (
     "NAS-Bench-201-v1_1-096897.pth",
     "NAS-Bench-201-v1_0-e61699.pth",
@@ -811,7 +813,7 @@ def _load_official(res: ResolvedSource) -> NB201Table:
     has_12ep = {}
     for ds in DATASETS:
         try:
-            value(0, _NB201_VALID_NAME[ds], "12", False, "valid-accuracy")
+            value(0, NB201_VALID_NAME[ds], "12", False, "valid-accuracy")
             has_12ep[ds] = True
         except DataError:
             has_12ep[ds] = False
@@ -825,7 +827,7 @@ def _load_official(res: ResolvedSource) -> NB201Table:
             lambda i=i: api.query_meta_info_by_index(i, hp="200"),
         )
         for ds in DATASETS:
-            vname = _NB201_VALID_NAME[ds]
+            vname = NB201_VALID_NAME[ds]
             seeds = sorted(
                 call(f"get_dataset_seeds({vname!r})", i, lambda m=meta, v=vname: m.get_dataset_seeds(v))
             )
@@ -839,7 +841,7 @@ def _load_official(res: ResolvedSource) -> NB201Table:
             c = cols[ds]
             c["n_runs"][i] = len(seeds)
             c["train_time_s"][i] = value(i, vname, "200", False, "train-all-time")
-            c["test_mean"][i] = value(i, _NB201_TEST_NAME[ds], "200", False, "test-accuracy")
+            c["test_mean"][i] = value(i, NB201_TEST_NAME[ds], "200", False, "test-accuracy")
             c["latency_s"][i] = cost(i, vname, "latency")
             if ds == "cifar10":
                 c["valid_time_s"][i] = value(i, vname, "200", False, "valid-per-time")
@@ -850,7 +852,7 @@ def _load_official(res: ResolvedSource) -> NB201Table:
     datasets = {}
     fields: dict[tuple[str, str], str] = {}
     for ds in DATASETS:
-        c, vname = cols[ds], _NB201_VALID_NAME[ds]
+        c, vname = cols[ds], NB201_VALID_NAME[ds]
         have = np.arange(MAX_RUNS)[None, :] < c["n_runs"][:, None]
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", RuntimeWarning)  # NaN runs are reported by _validate
@@ -877,7 +879,7 @@ def _load_official(res: ResolvedSource) -> NB201Table:
         fields[(ds, "valid_model_test_mean")] = f"{info}, is_random=False)['test-accuracy']"
         fields[(ds, "latency_s")] = f"{path} get_cost_info(i, {vname!r}, hp='200')['latency']"
         fields[(ds, "test_mean")] = (
-            f"{path} get_more_info(i, {_NB201_TEST_NAME[ds]!r}, hp='200')['test-accuracy']"
+            f"{path} get_more_info(i, {NB201_TEST_NAME[ds]!r}, hp='200')['test-accuracy']"
         )
         fields[(ds, "valid_12ep")] = f"{path} get_more_info(i, {vname!r}, hp='12')['valid-accuracy']"
     origin = _Origin(
@@ -903,7 +905,7 @@ def _load_nats_archive(res: ResolvedSource) -> NB201Table:
     for ds in DATASETS:
         values = records.datasets[ds]
         datasets[ds] = _results(**{name: values.get(name) for name in _FIELDS})
-        vname, tname = _NB201_VALID_NAME[ds], _NB201_TEST_NAME[ds]
+        vname, tname = NB201_VALID_NAME[ds], NB201_TEST_NAME[ds]
         where = f"{path} (dataset {vname!r}, hp '200')"
         fields.update({(ds, f"valid_runs{k}"): f"{where} x-valid run {k + 1}" for k in range(MAX_RUNS)})
         for name in ("n_runs", "valid_mean", "train_time_s", "valid_time_s", "latency_s"):
@@ -1050,7 +1052,7 @@ def _read_test_data(path: Path, **cache) -> tuple[tuple[str, ...], dict[str, np.
         return arch, tests, str(path)
     if _is_nats_archive(path) or path.suffix == ".pth":
         source = "nats-archive" if _is_nats_archive(path) else "nas-bench-201"
-        table = load_nb201(path, source=source, **cache)
+        table = _load_source(resolve_source(path, source), **cache)  # its own tests, never an overlay
         missing = [ds for ds in DATASETS if table.datasets[ds].test_mean is None]
         if missing:
             raise DataError(f"{path}: holds no test accuracies for {missing} (read as source {source!r})")
@@ -1073,7 +1075,7 @@ def with_test_accuracies(table: NB201Table, test_data: str | os.PathLike, **cach
       DataError: ``test_data`` is missing, malformed, or lists the cells in another order (first row named).
     """
     arch, tests, where = _read_test_data(Path(test_data).expanduser(), **cache)
-    r = next((i for i, (a, b) in enumerate(zip(arch, table.arch_str, strict=True)) if a != b), None)
+    r = _first(np.asarray(arch) != np.asarray(table.arch_str))  # both have every cell (validated)
     if r is not None:
         raise DataError(
             f"{where}: row {r} is {arch[r]!r}, but the table ({table.path}) lists {table.arch_str[r]!r} "
@@ -1089,6 +1091,17 @@ def with_test_accuracies(table: NB201Table, test_data: str | os.PathLike, **cach
 
 
 # --------------------------------------------------------------------------- entry point
+
+
+def _load_source(res: ResolvedSource, *, cache_dir, rebuild_cache: bool, use_cache: bool) -> NB201Table:
+    """One source's table, from its ``.npz`` cache when there is one, else parsed and cached."""
+    cache_path = _cache_file(res, cache_dir) if use_cache else None
+    if cache_path is not None and not rebuild_cache and cache_path.is_file():
+        return _read_cache(cache_path, res)
+    table = _LOADERS[res.source](res)
+    if cache_path is not None and _write_cache(table, cache_path):
+        table = dataclasses.replace(table, cache_file=str(cache_path))
+    return table
 
 
 def load_nb201(
@@ -1120,14 +1133,12 @@ def load_nb201(
       DataNotConfiguredError: nothing configured (the message says how to configure it).
       DataError: missing, malformed or corrupt data or cache, naming file and row/column/token.
     """
-    res = resolve_source(data_dir, source)
-    cache_path = _cache_file(res, cache_dir) if use_cache else None
-    if cache_path is not None and not rebuild_cache and cache_path.is_file():
-        table = _read_cache(cache_path, res)
-    else:
-        table = _LOADERS[res.source](res)
-        if cache_path is not None and _write_cache(table, cache_path):
-            table = dataclasses.replace(table, cache_file=str(cache_path))
+    table = _load_source(
+        resolve_source(data_dir, source),
+        cache_dir=cache_dir,
+        rebuild_cache=rebuild_cache,
+        use_cache=use_cache,
+    )
     test_data = paths.configured_test_data(test_data)
     if test_data is not None:
         table = with_test_accuracies(
