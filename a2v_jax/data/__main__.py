@@ -41,6 +41,7 @@ from a2v_jax.data.nb101 import (
     load_nb101,
 )
 from a2v_jax.data.nb201 import DATASETS, SOURCES, NB201Table, load_nb201
+from a2v_jax.data.paths import add_test_data_flag
 from a2v_jax.data.protocols import (
     PROTOCOLS,
     get_protocol,
@@ -217,12 +218,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         "--data-dir", default=None, help="data location (default: $A2V_NB201_DIR / $A2V_NB101_DIR)"
     )
     check.add_argument("--source", default="auto", choices=["auto", *SOURCES], help="nb201 only")
-    check.add_argument(
-        "--test-data",
-        default=None,
-        help="nb201 only: test accuracies from a CSV table, the NATS-tss-v1_0-3ffb9-simple archive or a "
-        ".pth (default: $A2V_NB201_TEST_DATA)",
-    )
+    add_test_data_flag(check, scope="nb201 only: ")
     check.add_argument(
         "--dataset", default=None, choices=DATASETS, help="nb201 only: exit 2 unless it can run"
     )

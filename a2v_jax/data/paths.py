@@ -73,6 +73,16 @@ def configured_test_data(test_data: str | os.PathLike | None = None) -> Path | N
     return Path(env).expanduser() if env else None
 
 
+def add_test_data_flag(parser: argparse.ArgumentParser, scope: str = "") -> None:
+    """Adds ``--test-data`` (where NAS-Bench-201 test accuracies come from); ``scope`` prefixes its help."""
+    parser.add_argument(
+        "--test-data",
+        default=None,
+        help=f"{scope}test accuracies: a CSV table, the NATS-tss-v1_0-3ffb9-simple archive or an official "
+        f".pth (default: ${ENV_NB201_TEST_DATA}; without one, test accuracies are reported absent)",
+    )
+
+
 def add_nb201_flags(parser: argparse.ArgumentParser) -> None:
     """Adds ``--data-dir`` and ``--test-data`` (NAS-Bench-201) to a command's parser."""
     parser.add_argument(
@@ -80,12 +90,7 @@ def add_nb201_flags(parser: argparse.ArgumentParser) -> None:
         default=None,
         help=f"NAS-Bench-201 data (default: ${ENV_NB201_DIR}, else the tables installed with a2v_jax)",
     )
-    parser.add_argument(
-        "--test-data",
-        default=None,
-        help="test accuracies: a CSV table, the NATS-tss-v1_0-3ffb9-simple archive or an official .pth "
-        f"(default: ${ENV_NB201_TEST_DATA}; without one, test accuracies are reported absent)",
-    )
+    add_test_data_flag(parser)
 
 
 def not_configured_message() -> str:

@@ -21,6 +21,7 @@ import argparse
 import sys
 
 from a2v_jax.data import DATASETS, SOURCES
+from a2v_jax.data.paths import add_test_data_flag
 from a2v_jax.data.protocols import COSTS
 
 
@@ -51,12 +52,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         "a2v_jax), NB101 directory of nasbench_only108.tfrecord or the file (default $A2V_NB101_DIR)",
     )
     p.add_argument("--source", default="auto", choices=("auto", *SOURCES), help="NB201 table source")
-    p.add_argument(
-        "--test-data",
-        default=None,
-        help="NB201 test accuracies: a CSV table, the NATS-tss-v1_0-3ffb9-simple archive or an official "
-        ".pth (default $A2V_NB201_TEST_DATA; without one the test columns are reported as absent)",
-    )
+    add_test_data_flag(p, scope="NB201 ")
     p.add_argument("--signal-seed", type=int, default=0, help="seed of the frozen random-run signal draw")
     p.add_argument(
         "--cost",
