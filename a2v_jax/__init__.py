@@ -1,7 +1,7 @@
 """a2v_jax: arch2vec in JAX/Flax.
 
 Pipeline: ``spaces`` (what an architecture is) -> ``data`` (what a benchmark says about it) ->
-``model`` / ``train`` (pretraining) -> ``embed`` (the latent table) -> ``search`` and
+``pretrain`` (the VAE and its training) -> ``embed`` (the latent table) -> ``search`` and
 ``surrogates`` (what finds the best).
 """
 

@@ -33,14 +33,14 @@ from pathlib import Path
 
 import jax
 
-from a2v_jax.checkpoint import load_pretrained_state
-from a2v_jax.config import MODEL_VARIANTS, SPACE_DEFAULTS, TrainConfig
-from a2v_jax.graphs import GraphBatch
-from a2v_jax.pretrain_data import load_space_dataset, num_train_graphs
-from a2v_jax.pretraining import PretrainConfig, run_pretraining
+from a2v_jax.pretrain import PretrainConfig, run_pretraining
+from a2v_jax.pretrain.checkpoint import load_pretrained_state
+from a2v_jax.pretrain.config import MODEL_VARIANTS, SPACE_DEFAULTS, TrainConfig
+from a2v_jax.pretrain.graphs import GraphBatch
+from a2v_jax.pretrain.input_pipeline import load_space_dataset, num_train_graphs
+from a2v_jax.pretrain.steps import evaluate
 from a2v_jax.runtime import device_name, enable_compilation_cache
 from a2v_jax.spaces import get_space
-from a2v_jax.train import evaluate
 
 #: The paper's Table (reference §9.3), in %: reconstruction accuracy, validity, uniqueness.
 PAPER = {
@@ -195,7 +195,8 @@ def markdown(result: dict) -> str:
         "(unpruned): distinct `hash_module(A, ops)` of the whole decoded 7-node graph, what the released "
         "code computes (dangling vertices make nearly every decoding distinct). strict valid: the decoding "
         "is exactly a cell's layout (7 nodes, since a decoder's argmax has no padding op).",
-        "- models (`a2v_jax.config.MODEL_VARIANTS`): arch2vec = GIN VAE; w/o KL = the same GIN as a plain "
+        "- models (`a2v_jax.pretrain.config.MODEL_VARIANTS`): arch2vec = GIN VAE; w/o KL = the same GIN as "
+        "a plain "
         "autoencoder (z = μ, no KL term); GAE = Kipf & Welling GCN autoencoder; VGAE = GCN variational GAE "
         "with the KL term of the preset. Same decoder, loss reduction, optimiser and data for all.",
         "",

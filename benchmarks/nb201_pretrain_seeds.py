@@ -28,7 +28,7 @@ import numpy as np
 
 from a2v_jax.data import DATASETS, DataError, get_protocol, load_nb201, paths
 from a2v_jax.embed import EmbeddingsError, load_embeddings
-from a2v_jax.pretraining import PretrainConfig, run_pretraining
+from a2v_jax.pretrain import PretrainConfig, run_pretraining
 from a2v_jax.runtime import device_name
 from a2v_jax.search.runner import build_pool, run_method, summarize
 

@@ -23,9 +23,9 @@ from pathlib import Path
 import jax
 import numpy as np
 
-from a2v_jax.config import ModelConfig, TrainConfig, get_preset
-from a2v_jax.pretrain_data import num_train_graphs
-from a2v_jax.pretraining import _Programs, load_space_dataset
+from a2v_jax.pretrain.config import ModelConfig, TrainConfig, get_preset
+from a2v_jax.pretrain.input_pipeline import num_train_graphs
+from a2v_jax.pretrain.programs import Programs, load_space_dataset
 from a2v_jax.runtime import device_name
 from a2v_jax.spaces import get_space
 
@@ -35,7 +35,7 @@ def _time_population(k: int, preset: str, epochs: int, data) -> dict:
     p = data.graphs.num_graphs
     num_train = num_train_graphs(p)
     train_set = jax.tree.map(lambda x: jax.numpy.asarray(x[:num_train]), data.graphs)
-    programs = _Programs(get_preset(preset), ModelConfig(), TrainConfig(), 8, 7, k)
+    programs = Programs(get_preset(preset), ModelConfig(), TrainConfig(), 8, 7, k)
     states, keys = programs.init(np.arange(3, 3 + k, dtype=np.uint32))
     t0 = time.perf_counter()
     compiled = programs.epoch.lower(states, train_set, keys, np.uint32(0)).compile()

@@ -205,9 +205,9 @@ def _time_pretraining(counts: list[int], epochs: int) -> list[dict]:
     import jax
     import numpy as np
 
-    from a2v_jax.config import ModelConfig, TrainConfig, get_preset
-    from a2v_jax.pretrain_data import num_train_graphs
-    from a2v_jax.pretraining import _Programs, load_space_dataset
+    from a2v_jax.pretrain.config import ModelConfig, TrainConfig, get_preset
+    from a2v_jax.pretrain.input_pipeline import num_train_graphs
+    from a2v_jax.pretrain.programs import Programs, load_space_dataset
     from a2v_jax.sharding import describe, make_mesh, put, replicated
     from a2v_jax.spaces import get_space
 
@@ -219,7 +219,7 @@ def _time_pretraining(counts: list[int], epochs: int) -> list[dict]:
     for k in counts:
         for mode, population, shape in (("data_parallel", 1, (1, k)), ("population", k, (k, 1))):
             mesh = make_mesh(k, shape) if k > 1 else None
-            programs = _Programs(get_preset("paper"), ModelConfig(), TrainConfig(), 8, 7, population, mesh)
+            programs = Programs(get_preset("paper"), ModelConfig(), TrainConfig(), 8, 7, population, mesh)
             place = jax.numpy.asarray if mesh is None else (lambda x, m=mesh: put(x, replicated(m)))
             train_set = jax.tree.map(place, host_train)
             states, keys = programs.init(np.arange(3, 3 + population, dtype=np.uint32))

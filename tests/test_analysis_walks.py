@@ -57,10 +57,10 @@ def test_latent_walks__decode_to_the_pool_cells():
 
 def test_load_pretrained_state__restores_the_model_that_made_the_embeddings(tmp_path, monkeypatch):
     from a2v_jax.embed import load_embeddings
-    from a2v_jax.graphs import make_graph_batch
-    from a2v_jax.pretraining import PretrainConfig, run_pretraining
+    from a2v_jax.pretrain import PretrainConfig, run_pretraining
+    from a2v_jax.pretrain.graphs import make_graph_batch
+    from a2v_jax.pretrain.steps import embed
     from a2v_jax.spaces.nb201 import encode_codes, parse_arch_str
-    from a2v_jax.train import embed
 
     monkeypatch.delenv("A2V_NB201_DIR", raising=False)
     workdir = tmp_path / "run"

@@ -20,7 +20,6 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from a2v_jax.checkpoint import WorkdirMismatchError
 from a2v_jax.darts import cifar
 from a2v_jax.darts import train as T
 from a2v_jax.darts.network import (
@@ -35,6 +34,7 @@ from a2v_jax.darts.network import (
     resolve_genotype,
 )
 from a2v_jax.data._errors import DataError, DataNotConfiguredError
+from a2v_jax.pretrain.checkpoint import WorkdirMismatchError
 from a2v_jax.spaces.darts import Genotype, parse_genotype
 from a2v_jax.spaces.darts_macs import CIFAR, network_params
 

@@ -7,13 +7,18 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from a2v_jax.config import ModelConfig, get_preset
-from a2v_jax.graphs import edge_slots, make_graph_batch, symmetrise, to_graphs_tuple
-from a2v_jax.losses import vae_loss
-from a2v_jax.model import GraphVAE, gin_aggregate, gin_aggregate_dense
+from a2v_jax.pretrain.config import ModelConfig, get_preset
+from a2v_jax.pretrain.graphs import edge_slots, make_graph_batch, symmetrise, to_graphs_tuple
+from a2v_jax.pretrain.losses import vae_loss
+from a2v_jax.pretrain.model import GraphVAE, gin_aggregate
 from a2v_jax.spaces.nb201 import all_codes, encode_codes
 
 TINY = ModelConfig(hidden=16, latent=4)
+
+
+def gin_aggregate_dense(adj_sym, h, eps):
+    """The oracle: GIN's aggregation on dense ``(B, N, N)`` ``Â`` and ``(B, N, F)`` features."""
+    return (1.0 + eps) * h + jnp.einsum("bij,bjf->bif", adj_sym, h)
 
 
 def _nb201_batch(n: int = 6, seed: int = 0):
@@ -96,7 +101,7 @@ def _np_bce_raw(p, t):
 def test_paper_loss__equals_the_original_formulas():
     batch = _nb201_batch(5)
     rng = np.random.default_rng(0)
-    from a2v_jax.model import VAEOutput
+    from a2v_jax.pretrain.model import VAEOutput
 
     out = VAEOutput(
         *(rng.normal(size=s).astype(np.float32) for s in [(5, 8, 7), (5, 8, 8), (5, 8, 4), (5, 8, 4)])
@@ -115,7 +120,7 @@ def test_paper_loss__equals_the_original_formulas():
 
 
 def test_paper_loss__padding_graphs_act_like_a_smaller_batch():
-    from a2v_jax.model import VAEOutput
+    from a2v_jax.pretrain.model import VAEOutput
 
     batch = jax.tree.map(jnp.asarray, _nb201_batch(4))
     rng = np.random.default_rng(1)

@@ -10,9 +10,9 @@ import sys
 import numpy as np
 import pytest
 
-from a2v_jax.checkpoint import WorkdirMismatchError
 from a2v_jax.embed import load_embeddings
-from a2v_jax.pretraining import PretrainConfig, run_pretraining
+from a2v_jax.pretrain import PretrainConfig, run_pretraining
+from a2v_jax.pretrain.checkpoint import WorkdirMismatchError
 
 TINY = {"subset": 96, "prior_samples": 64, "batch_size": 16, "progress": False}
 SUMMARY_FRACTIONS = (
@@ -91,16 +91,16 @@ def test_workdir__another_config_is_refused(tmp_path, no_table):
 
 
 def test_population__members_match_single_runs_and_compile_once(tmp_path, no_table, monkeypatch):
-    from a2v_jax import pretraining
+    from a2v_jax.pretrain import loop
 
     made = []
-    original = pretraining._Programs
+    original = loop.Programs
 
     def spy(*args, **kwargs):
         made.append(original(*args, **kwargs))
         return made[-1]
 
-    monkeypatch.setattr(pretraining, "_Programs", spy)
+    monkeypatch.setattr(loop, "Programs", spy)
     pop = run_pretraining(
         PretrainConfig(epochs=2, seed=7, population=2, workdir=str(tmp_path / "pop"), **TINY)
     )

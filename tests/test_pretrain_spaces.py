@@ -13,13 +13,13 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from a2v_jax.config import MODEL_VARIANTS, get_preset
 from a2v_jax.embed import load_embeddings
-from a2v_jax.graphs import symmetrise
-from a2v_jax.model import GraphVAE, gcn_propagate, gcn_propagate_dense
-from a2v_jax.pretrain_data import load_space_dataset, prior_validity
+from a2v_jax.pretrain.config import MODEL_VARIANTS, get_preset
+from a2v_jax.pretrain.graphs import symmetrise
+from a2v_jax.pretrain.input_pipeline import load_space_dataset, prior_validity
+from a2v_jax.pretrain.model import GraphVAE, gcn_propagate
+from a2v_jax.pretrain.steps import bn_mask, create_state, embed, train_step
 from a2v_jax.spaces import darts, nb101
-from a2v_jax.train import bn_mask, create_state, embed, train_step
 
 TINY_MODEL = {"hidden": 16, "latent": 4}
 step = jax.jit(train_step)
@@ -209,8 +209,15 @@ def test_variants__loss_terms_and_sampling(padded_batch, variant):
         assert float(m["loss"]) == pytest.approx(recon, abs=1e-7) and float(m["kl"]) == 0.0
 
 
+def gcn_propagate_dense(adj_sym, h):
+    """The oracle: GCN propagation on dense ``(B, N, N)`` ``Â`` and ``(B, N, F)`` features."""
+    a = adj_sym + jnp.eye(adj_sym.shape[-1])
+    inv_sqrt = jax.lax.rsqrt(a.sum(-1))  # (B, N)
+    return jnp.einsum("bij,bjf->bif", a * inv_sqrt[:, :, None] * inv_sqrt[:, None, :], h)
+
+
 def test_gcn_propagate__jraph_equals_dense(padded_batch):
-    from a2v_jax.graphs import to_graphs_tuple
+    from a2v_jax.pretrain.graphs import to_graphs_tuple
 
     graph = to_graphs_tuple(padded_batch)
     h = jax.random.normal(jax.random.key(0), (graph.nodes.shape[0], 3))
@@ -259,11 +266,11 @@ def test_prior_validity__darts_counts_isomorphic_cells_once():
 
 
 def test_pretrain_nb101__end_to_end_on_a_tiny_subset(tmp_path, monkeypatch, small_nb101):
-    from a2v_jax import pretraining
+    from a2v_jax.pretrain import PretrainConfig, loop
 
     monkeypatch.delenv("A2V_NB101_DIR", raising=False)
-    monkeypatch.setattr(pretraining, "get_space", lambda name: small_nb101)
-    cfg = pretraining.PretrainConfig(
+    monkeypatch.setattr(loop, "get_space", lambda name: small_nb101)
+    cfg = PretrainConfig(
         space="nb101",
         model="vgae",
         epochs=2,  # the paper preset's second epoch trains in eval mode
@@ -273,7 +280,7 @@ def test_pretrain_nb101__end_to_end_on_a_tiny_subset(tmp_path, monkeypatch, smal
         workdir=str(tmp_path / "run"),
         progress=False,
     )
-    summary = pretraining.run_pretraining(cfg)
+    summary = loop.run_pretraining(cfg)
     for key in SUMMARY_KEYS + ("uniqueness_module",):
         assert key in summary, key
     assert (summary["space"], summary["model"], summary["seed"]) == ("nb101", "vgae", 1)

@@ -188,9 +188,9 @@ def test_pretraining__data_and_population_sharding_match_one_device():
         PRELUDE
         + """
 import re
-from a2v_jax.config import ModelConfig, TrainConfig, get_preset
-from a2v_jax.graphs import make_graph_batch
-from a2v_jax.pretraining import _Programs
+from a2v_jax.pretrain.config import ModelConfig, TrainConfig, get_preset
+from a2v_jax.pretrain.graphs import make_graph_batch
+from a2v_jax.pretrain.programs import Programs
 from a2v_jax.sharding import make_mesh, pop_sharding, replicated
 from a2v_jax.spaces.nb201 import all_codes, encode_codes
 codes = all_codes()[np.random.default_rng(0).choice(15625, 16, replace=False)]
@@ -198,10 +198,10 @@ data = make_graph_batch(*encode_codes(codes))  # one batch of 16: the epoch is o
 model, train = ModelConfig(hidden=16, latent=4), TrainConfig(batch_size=16, prior_samples=32)
 flat = lambda t: np.concatenate([np.asarray(x).ravel() for x in jax.tree.leaves(t)]).tolist()
 # One initial population for every mesh (the epoch program is what is sharded here).
-init = _Programs(get_preset("paper"), model, train, 8, 7, 2).init(np.array([5, 6], np.uint32))
+init = Programs(get_preset("paper"), model, train, 8, 7, 2).init(np.array([5, 6], np.uint32))
 res = {}
 for name, mesh in (("one", None), ("data", make_mesh(4, "1x4")), ("both", make_mesh(4, "2x2"))):
-    pr = _Programs(get_preset("paper"), model, train, 8, 7, 2, mesh)
+    pr = Programs(get_preset("paper"), model, train, 8, 7, 2, mesh)
     fresh = jax.tree.map(lambda x: x.copy(), init)  # the epoch program donates its states
     states, keys = fresh if mesh is None else jax.device_put(fresh, pop_sharding(mesh))
     ds = jax.tree.map(jnp.asarray, data) if mesh is None else jax.device_put(data, replicated(mesh))
@@ -249,11 +249,11 @@ def test_pretrain__padded_population_on_a_2x2_mesh_checkpoints_only_real_members
     out = _run(
         PRELUDE
         + f"""
-from a2v_jax import pretraining
-from a2v_jax.checkpoint import load_pretrained_state
-from a2v_jax.config import ModelConfig
-from a2v_jax.pretraining import PretrainConfig, run_pretraining
-pretraining.get_model_config = lambda name: ModelConfig(hidden=16, latent=4)  # compiles fast
+from a2v_jax.pretrain import loop
+from a2v_jax.pretrain.checkpoint import load_pretrained_state
+from a2v_jax.pretrain.config import ModelConfig
+from a2v_jax.pretrain import PretrainConfig, run_pretraining
+loop.get_model_config = lambda name: ModelConfig(hidden=16, latent=4)  # compiles fast
 tiny = dict(subset=40, prior_samples=16, batch_size=16, progress=False, population=3, seed=2)
 a = run_pretraining(PretrainConfig(epochs=1, mesh="2x2", workdir="{tmp_path}/w", **tiny))
 f = np.load("{tmp_path}/w/embeddings.npz")

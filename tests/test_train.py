@@ -8,12 +8,20 @@ import numpy as np
 import optax
 import pytest
 
-from a2v_jax.config import ModelConfig, TrainConfig, get_preset
-from a2v_jax.graphs import GraphBatch, make_graph_batch
-from a2v_jax.losses import vae_loss
-from a2v_jax.model import Encoder, GraphVAE, VAEOutput
+from a2v_jax.pretrain.config import ModelConfig, TrainConfig, get_preset
+from a2v_jax.pretrain.graphs import GraphBatch, make_graph_batch
+from a2v_jax.pretrain.losses import vae_loss
+from a2v_jax.pretrain.model import Encoder, GraphVAE, VAEOutput
+from a2v_jax.pretrain.steps import (
+    bn_mask,
+    create_state,
+    embed,
+    eval_step,
+    finalize_eval,
+    train_epoch,
+    train_step,
+)
 from a2v_jax.spaces.nb201 import all_codes, encode_codes
-from a2v_jax.train import bn_mask, create_state, embed, eval_step, finalize_eval, train_epoch, train_step
 
 TINY = ModelConfig(hidden=16, latent=4)
 
@@ -187,7 +195,7 @@ def test_eval_step__counts_follow_the_original_metrics():
 
 
 def test_posterior_stats__equal_a_direct_computation():
-    from a2v_jax.train import posterior_stats
+    from a2v_jax.pretrain.steps import posterior_stats
 
     data = _data(30)
     state = _state("default")

@@ -7,12 +7,12 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from a2v_jax.config import ModelConfig, TrainConfig, get_preset
-from a2v_jax.graphs import GraphBatch, make_graph_batch
-from a2v_jax.pretrain_data import num_train_graphs
-from a2v_jax.pretraining import _Programs
+from a2v_jax.pretrain.config import ModelConfig, TrainConfig, get_preset
+from a2v_jax.pretrain.graphs import GraphBatch, make_graph_batch
+from a2v_jax.pretrain.input_pipeline import num_train_graphs
+from a2v_jax.pretrain.programs import Programs
+from a2v_jax.pretrain.steps import PriorStats, create_state, encode_eval, scheduled_epoch, train_step
 from a2v_jax.spaces.nb201 import all_codes, encode_codes
-from a2v_jax.train import PriorStats, create_state, encode_eval, scheduled_epoch, train_step
 
 TINY = ModelConfig(hidden=16, latent=4)
 TRAIN = TrainConfig(batch_size=16, prior_samples=16)
@@ -29,7 +29,7 @@ def _leaves_equal(a, b) -> bool:
 
 def _population_epochs(preset: str, epochs: int):
     """Runs the pretraining epoch program for a population of 2; returns it and per-epoch host copies."""
-    programs = _Programs(get_preset(preset), TINY, TRAIN, 8, 7, population=2)
+    programs = Programs(get_preset(preset), TINY, TRAIN, 8, 7, population=2)
     states, keys = programs.init(np.array([3, 4], np.uint32))
     data = _data()
     stats, params = [jax.device_get(states.batch_stats)], [jax.device_get(states.params)]

@@ -19,7 +19,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from a2v_jax.analysis.encodings import edit_distance
-from a2v_jax.checkpoint import load_pretrained_state  # noqa: F401  (re-exported: analysis API)
+from a2v_jax.pretrain.checkpoint import load_pretrained_state  # noqa: F401  (re-exported: analysis API)
 from a2v_jax.search.core import fast_argmin
 
 
@@ -145,25 +145,18 @@ def reconstruct_codes(state, codes: np.ndarray) -> np.ndarray:
     """Encoder ``μ`` then decoder (eval mode) on NB201 cells: the op codes the model reconstructs.
 
     Args:
-      state: a trained :class:`~a2v_jax.train.A2VState` (:func:`load_pretrained_state`).
+      state: a trained :class:`~a2v_jax.pretrain.steps.A2VState` (:func:`load_pretrained_state`).
       codes: ``(B, 6)`` op codes.
 
     Returns:
       ``(B, 6)`` int8 reconstructed op codes, ``-1`` where the decoder put a non-cell op (input or
       output) on an edge node.
     """
-    from a2v_jax.graphs import make_graph_batch
-    from a2v_jax.model import GraphVAE
+    from a2v_jax.pretrain.graphs import make_graph_batch
+    from a2v_jax.pretrain.steps import decode_latents, encode_eval
     from a2v_jax.spaces.nb201 import codes_from_op_idx, encode_codes
-    from a2v_jax.train import bn_mask, decode_latents
 
     adj, ops = encode_codes(np.asarray(codes))
     batch = jax.tree.map(jnp.asarray, make_graph_batch(adj, ops))
-    mu, _ = state.model.apply(
-        {"params": state.params, "batch_stats": state.batch_stats},
-        batch,
-        bn_mask(batch, state.preset),
-        method=GraphVAE.encode,
-    )
-    op_idx, _ = decode_latents(state, mu)
+    op_idx, _ = decode_latents(state, encode_eval(state, batch))
     return codes_from_op_idx(np.asarray(op_idx))

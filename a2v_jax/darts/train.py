@@ -62,9 +62,9 @@ import optax
 from flax import struct
 from flax.training import train_state
 
-from a2v_jax.checkpoint import Checkpointer, check_workdir
 from a2v_jax.darts.cifar import CIFAR10, augment_batch, load_cifar10, normalize, split_train_valid
 from a2v_jax.darts.network import DROP_PATH_RNG, NetworkCIFAR, init_network, param_counts, resolve_genotype
+from a2v_jax.pretrain.checkpoint import Checkpointer, check_workdir
 from a2v_jax.spaces.darts import Genotype
 
 

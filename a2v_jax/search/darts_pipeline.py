@@ -89,7 +89,7 @@ def make_evaluator(args: argparse.Namespace, cells: np.ndarray, cell_ids: np.nda
 def run_pipeline(args: argparse.Namespace) -> dict:
     """Pretrain, embed, search; writes ``search.json`` and ``best_genotype.txt``; returns the report."""
     from a2v_jax.embed import load_embeddings
-    from a2v_jax.pretraining import PretrainConfig, run_pretraining
+    from a2v_jax.pretrain import PretrainConfig, run_pretraining
     from a2v_jax.search.evaluated import darts_strategy, evaluated_search
     from a2v_jax.spaces.darts import cells_from_codes, format_genotype, genotype_from_cell
 

@@ -41,7 +41,7 @@ from fractions import Fraction
 
 import numpy as np
 
-from a2v_jax.graphs import GraphBatch, make_graph_batch
+from a2v_jax.pretrain.graphs import GraphBatch, make_graph_batch
 from a2v_jax.spaces import SearchSpace, graph_rows_hash
 
 

@@ -33,7 +33,7 @@ field                  paper                       default
 =====================  ==========================  =========================================
 
 Both presets hold out the last 10 % of the space's order as the original: the first
-``int(0.9 * N)`` graphs train (:func:`a2v_jax.pretrain_data.num_train_graphs`).
+``int(0.9 * N)`` graphs train (:func:`a2v_jax.pretrain.input_pipeline.num_train_graphs`).
 """
 
 from __future__ import annotations
@@ -41,6 +41,10 @@ from __future__ import annotations
 import dataclasses
 from dataclasses import dataclass
 from typing import Literal
+
+from jax.sharding import Mesh
+
+from a2v_jax.sharding import make_mesh, parse_mesh, pretraining_mesh_shape, select_devices
 
 
 @dataclass(frozen=True)
@@ -114,7 +118,7 @@ class Preset:
     reshuffle: bool = False
     joint_prior: bool = False
     eval_prior: bool = False
-    # Epochs trained in train mode before the rest train in eval mode (a2v_jax.train.scheduled_epoch);
+    # Epochs trained in train mode before the rest train in eval mode (pretrain.steps.scheduled_epoch);
     # None: train mode throughout.
     train_mode_epochs: int | None = None
 
@@ -160,9 +164,60 @@ class TrainConfig:
     grad_clip: float = 5.0
     val_fraction: float = 0.1
     prior_samples: int = 10_000  # graphs decoded from the prior for validity / uniqueness
-    eval_chunk: int = 500
 
 
 def to_dict(obj) -> dict:
     """A JSON-ready dict of a config dataclass."""
     return dataclasses.asdict(obj)
+
+
+@dataclass(frozen=True)
+class PretrainConfig:
+    """Everything a pretraining run depends on. ``None`` epochs / seed take the space's defaults."""
+
+    space: str = "nb201"
+    preset: str = "paper"
+    model: str = "arch2vec"  # MODEL_VARIANTS: arch2vec, arch2vec_no_kl, gae, vgae
+    epochs: int | None = None
+    seed: int | None = None
+    population: int = 1  # models trained at once under vmap, seeds seed, seed+1, ...
+    batch_size: int = 32
+    prior_samples: int = 10_000
+    workdir: str = "runs/nb201"
+    data_dir: str | None = None
+    subset: int | None = None  # use only the first `subset` architectures (smoke tests, CI)
+    progress: bool = True
+    devices: int | None = None  # devices to use; None: all JAX sees (not part of the run's identity)
+    mesh: str | None = None  # "POPxDATA"; None: pretraining_mesh_shape
+
+    def resolved(self) -> PretrainConfig:
+        """The config with the space's defaults filled in and values checked."""
+        defaults = SPACE_DEFAULTS.get(self.space, {"epochs": 10, "seed": 0})
+        cfg = dataclasses.replace(
+            self,
+            epochs=defaults["epochs"] if self.epochs is None else self.epochs,
+            seed=defaults["seed"] if self.seed is None else self.seed,
+        )
+        get_preset(cfg.preset)
+        get_model_config(cfg.model)
+        if cfg.subset is not None and cfg.subset < 20:
+            raise ValueError(f"--subset must be at least 20 architectures, got {cfg.subset}")
+        for name in ("epochs", "population", "batch_size", "prior_samples"):
+            if getattr(cfg, name) < 1:
+                raise ValueError(f"--{name.replace('_', '-')} must be at least 1, got {getattr(cfg, name)}")
+        if cfg.mesh is not None:
+            _, data = parse_mesh(cfg.mesh)
+            if cfg.batch_size % data:
+                raise ValueError(
+                    f"--mesh {cfg.mesh}: data axis {data} does not divide --batch-size {cfg.batch_size}"
+                )
+        return cfg
+
+    def device_mesh(self) -> Mesh | None:
+        """The (pop, data) mesh of this run, or None on one device."""
+        if self.mesh is not None:
+            mesh = make_mesh(self.devices, self.mesh)
+        else:
+            n = len(select_devices(self.devices))
+            mesh = make_mesh(n, pretraining_mesh_shape(n, self.population, self.batch_size))
+        return mesh if mesh.size > 1 else None

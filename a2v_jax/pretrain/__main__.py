@@ -25,7 +25,8 @@ import argparse
 import json
 import sys
 
-from a2v_jax.pretraining import PretrainConfig, run_pretraining
+from a2v_jax.pretrain.config import PretrainConfig
+from a2v_jax.pretrain.loop import run_pretraining
 from a2v_jax.runtime import enable_compilation_cache
 from a2v_jax.sharding import add_device_flags, initialize_from_flags
 

@@ -18,9 +18,9 @@ import chex
 import jax
 import jax.numpy as jnp
 
-from a2v_jax.config import Preset
-from a2v_jax.graphs import GraphBatch
-from a2v_jax.model import VAEOutput
+from a2v_jax.pretrain.config import Preset
+from a2v_jax.pretrain.graphs import GraphBatch
+from a2v_jax.pretrain.model import VAEOutput
 
 
 def _clamped_bce(logits: chex.Array, target: chex.Array) -> chex.Array:

@@ -76,16 +76,16 @@ def load_pretrained_state(workdir: str | Path, member: int = 0, epoch: int | Non
       epoch: checkpoint epoch to load; None: the latest.
 
     Returns:
-      An :class:`~a2v_jax.train.A2VState` for :func:`~a2v_jax.train.decode_latents` and
+      An :class:`~a2v_jax.pretrain.steps.A2VState` for :func:`~a2v_jax.pretrain.steps.decode_latents` and
       :func:`reconstruct_codes`.
 
     Raises:
       FileNotFoundError: the workdir has no ``config.json`` or no checkpoint.
       ValueError: ``member`` is outside the population, or the workdir's space is unknown.
     """
-    from a2v_jax.config import ModelConfig, Preset, TrainConfig
+    from a2v_jax.pretrain.config import ModelConfig, Preset, TrainConfig
+    from a2v_jax.pretrain.steps import create_state
     from a2v_jax.spaces import get_space
-    from a2v_jax.train import create_state
 
     workdir = Path(workdir)
     cfg_path = workdir / "config.json"

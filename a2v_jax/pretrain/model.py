@@ -8,10 +8,10 @@ Encoder: 4 GIN layers on the symmetrised adjacency ``Â``::
 
 then per-node heads ``μ = fc1(h)`` and ``ℓ = fc2(h)`` (``ℓ`` is log σ). Decoder: dropout on
 ``z``, op logits ``Linear(z)`` and adjacency logits ``z zᵀ``. The model returns logits; losses
-apply the sigmoid / softmax (``a2v_jax.losses``).
+apply the sigmoid / softmax (``a2v_jax.pretrain.losses``).
 
 The baselines of the paper's pretraining table (``ModelConfig.encoder`` / ``variational``,
-:data:`a2v_jax.config.MODEL_VARIANTS`) swap the encoder for Kipf & Welling's GCN
+:data:`a2v_jax.pretrain.config.MODEL_VARIANTS`) swap the encoder for Kipf & Welling's GCN
 (:class:`GCNEncoder`) and/or drop the sampling and the ``log σ`` head; the decoder is shared.
 """
 
@@ -25,8 +25,8 @@ import jax
 import jax.numpy as jnp
 import jraph
 
-from a2v_jax.config import ModelConfig
-from a2v_jax.graphs import GraphBatch, to_graphs_tuple
+from a2v_jax.pretrain.config import ModelConfig
+from a2v_jax.pretrain.graphs import GraphBatch, to_graphs_tuple
 
 
 def torch_kernel_init(key, shape, dtype=jnp.float32):
@@ -80,11 +80,6 @@ def gin_aggregate(graph: jraph.GraphsTuple, h: chex.Array, eps: chex.Array) -> c
     messages = h[graph.senders] * graph.edges[:, None]  # (B*E, F); padded slots carry 0
     summed = jraph.segment_sum(messages, graph.receivers, num_segments=h.shape[0])
     return (1.0 + eps) * h + summed
-
-
-def gin_aggregate_dense(adj_sym: chex.Array, h: chex.Array, eps: chex.Array) -> chex.Array:
-    """The same aggregation on dense ``(B, N, N)`` ``Â`` and ``(B, N, F)`` features (test oracle)."""
-    return (1.0 + eps) * h + jnp.einsum("bij,bjf->bif", adj_sym, h)
 
 
 class GINLayer(nn.Module):
@@ -143,13 +138,6 @@ def gcn_propagate(graph: jraph.GraphsTuple, h: chex.Array) -> chex.Array:
     weight = graph.edges * inv_sqrt[graph.senders] * inv_sqrt[graph.receivers]  # (B*E,)
     summed = jraph.segment_sum(h[graph.senders] * weight[:, None], graph.receivers, num_segments=num)
     return summed + h / deg[:, None]
-
-
-def gcn_propagate_dense(adj_sym: chex.Array, h: chex.Array) -> chex.Array:
-    """The same propagation on dense ``(B, N, N)`` ``Â`` and ``(B, N, F)`` features (test oracle)."""
-    a = adj_sym + jnp.eye(adj_sym.shape[-1])
-    inv_sqrt = jax.lax.rsqrt(a.sum(-1))  # (B, N)
-    return jnp.einsum("bij,bjf->bif", a * inv_sqrt[:, :, None] * inv_sqrt[:, None, :], h)
 
 
 class GCNEncoder(nn.Module):

@@ -23,10 +23,10 @@ import optax
 from flax import struct
 from flax.training import train_state
 
-from a2v_jax.config import ModelConfig, Preset, TrainConfig
-from a2v_jax.graphs import GraphBatch, take
-from a2v_jax.losses import strict_upper, vae_loss
-from a2v_jax.model import GraphVAE
+from a2v_jax.pretrain.config import ModelConfig, Preset, TrainConfig
+from a2v_jax.pretrain.graphs import GraphBatch, take
+from a2v_jax.pretrain.losses import strict_upper, vae_loss
+from a2v_jax.pretrain.model import GraphVAE
 
 
 class A2VState(train_state.TrainState):
@@ -286,7 +286,7 @@ def evaluate(state: A2VState, data: GraphBatch, chunk: int = 500) -> dict[str, c
 
 def encode_eval(state: A2VState, batch: GraphBatch) -> chex.Array:
     """Eval-mode per-node ``μ`` ``(B, N, D)`` (BatchNorm running statistics, no sampling)."""
-    mu, _ = state.model.apply(
+    mu, _ = state.apply_fn(
         {"params": state.params, "batch_stats": state.batch_stats},
         batch,
         bn_mask(batch, state.preset),
@@ -364,7 +364,7 @@ def decode_latents(state: A2VState, z: chex.Array) -> tuple[chex.Array, chex.Arr
       strict upper triangle.
     """
     n = z.shape[1]
-    op_logits, adj_logits = state.model.apply(
+    op_logits, adj_logits = state.apply_fn(
         {"params": state.params, "batch_stats": state.batch_stats}, z, method=GraphVAE.decode
     )
     adj = ((adj_logits > 0.0) & strict_upper(n)).astype(jnp.int8)

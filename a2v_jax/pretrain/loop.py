@@ -1,0 +1,341 @@
+"""The pretraining loop behind ``python -m a2v_jax.pretrain``: set up, train the epochs, write the outputs.
+
+:func:`run_pretraining` loads the space's graphs (:mod:`~a2v_jax.pretrain.input_pipeline`), splits
+them as the original (the first ``int(0.9 N)`` of the space's order train), trains a population of
+models (one per seed) with the compiled :class:`~a2v_jax.pretrain.programs.Programs`, evaluates
+reconstruction and prior validity after every epoch, checkpoints after every epoch (a restarted
+command resumes and ends bit-equal to an uninterrupted run) and writes ``metrics.jsonl``,
+``summary.json`` and ``embeddings.npz`` into the workdir.
+
+On several devices (:mod:`a2v_jax.sharding`) the members are sharded over the mesh's ``pop`` axis
+and each batch over its ``data`` axis. Checkpoints always hold exactly ``population`` members, so
+a run may resume on another device count; in a multi-host run only process 0 writes the
+workdir's files.
+"""
+
+from __future__ import annotations
+
+import importlib.metadata
+import json
+import platform
+import sys
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+from jax.sharding import Mesh
+
+from a2v_jax.embed import Embeddings, save_embeddings
+from a2v_jax.pretrain.checkpoint import Checkpointer, check_workdir
+from a2v_jax.pretrain.config import (
+    PretrainConfig,
+    TrainConfig,
+    get_model_config,
+    get_preset,
+    model_identity,
+    to_dict,
+)
+from a2v_jax.pretrain.graphs import GraphBatch
+from a2v_jax.pretrain.input_pipeline import SpaceDataset, load_space_dataset, num_train_graphs, prior_validity
+from a2v_jax.pretrain.programs import Programs
+from a2v_jax.runtime import device_name
+from a2v_jax.sharding import (
+    POP,
+    barrier,
+    describe,
+    is_primary,
+    mesh_size,
+    pad_leading,
+    padded_size,
+    pop_sharding,
+    put,
+    replicated,
+    to_host,
+)
+from a2v_jax.spaces import SearchSpace, get_space
+
+
+@dataclass
+class _Run:
+    """What a run is set up with before its first epoch (:func:`_setup`)."""
+
+    cfg: PretrainConfig
+    space: SearchSpace
+    train_cfg: TrainConfig
+    data: SpaceDataset
+    workdir: Path
+    mesh: Mesh | None
+    primary: bool
+    graphs: GraphBatch  # every graph of the space's order, for the embeddings
+    train_set: GraphBatch
+    val_set: GraphBatch
+    num_train: int
+    seeds: list[int]
+    size: int  # the population padded to the mesh's pop axis
+    programs: Programs
+    to_saved: Callable  # state tree -> the checkpointed tree of the real members (_saved_members)
+    from_saved: Callable  # its inverse
+
+
+def run_pretraining(cfg: PretrainConfig) -> dict[str, Any]:
+    """Runs (or resumes) pretraining and returns the summary written to ``summary.json``."""
+    t_start = time.perf_counter()
+    run = _setup(cfg.resolved())
+    ckpt = Checkpointer(run.workdir / "checkpoints")
+    states, keys, prior, start, resumed = _init_or_restore(run, ckpt)
+    states, line = _train_epochs(run, ckpt, states, keys, prior, start)
+    ckpt.close()
+    return _write_outputs(run, states, line, start if resumed else None, t_start)
+
+
+def _setup(cfg: PretrainConfig) -> _Run:
+    """Loads the data, checks the workdir against the run's identity, splits and places the graphs."""
+    space = get_space(cfg.space)
+    preset = get_preset(cfg.preset)
+    model_cfg = get_model_config(cfg.model)
+    train_cfg = TrainConfig(epochs=cfg.epochs, batch_size=cfg.batch_size, prior_samples=cfg.prior_samples)
+    data = load_space_dataset(space, cfg.data_dir, cfg.subset, cfg.progress and is_primary())
+
+    workdir = Path(cfg.workdir)
+    identity = {
+        "space": cfg.space,
+        "preset": to_dict(preset),
+        "model": model_identity(model_cfg),
+        "train": {k: v for k, v in to_dict(train_cfg).items() if k != "epochs"},
+        "seed": cfg.seed,
+        "population": cfg.population,
+        "order": data.order,
+        "subset": cfg.subset,
+    }
+    mesh = cfg.device_mesh()  # before the workdir is touched: a mesh that cannot be built fails first
+    primary = is_primary()
+    if primary:  # process 0 writes config.json; the others check it once it is there
+        check_workdir(workdir, identity)
+    barrier("a2v_jax.pretrain.workdir")
+    if not primary:
+        check_workdir(workdir, identity)
+
+    num_train = num_train_graphs(data.graphs.num_graphs, train_cfg.val_fraction)
+    # Split on the host; one device transfer per leaf (no eager device ops to compile).
+    place = (lambda x: jnp.asarray(x)) if mesh is None else (lambda x: put(x, replicated(mesh)))
+    # A population that does not divide the mesh's pop axis is padded with copies of the last
+    # member; checkpoints, metrics and embeddings hold the real members only.
+    size = padded_size(cfg.population, mesh_size(mesh, POP))
+    num_nodes, num_ops = data.graphs.ops.shape[1:]
+    to_saved, from_saved = _saved_members(cfg.population, size, mesh)
+    return _Run(
+        cfg=cfg,
+        space=space,
+        train_cfg=train_cfg,
+        data=data,
+        workdir=workdir,
+        mesh=mesh,
+        primary=primary,
+        graphs=jax.tree.map(place, data.graphs),
+        train_set=jax.tree.map(lambda x: place(x[:num_train]), data.graphs),
+        val_set=jax.tree.map(lambda x: place(x[num_train:]), data.graphs),
+        num_train=num_train,
+        seeds=[cfg.seed + m for m in range(cfg.population)],
+        size=size,
+        programs=Programs(preset, model_cfg, train_cfg, num_nodes, num_ops, size, mesh),
+        to_saved=to_saved,
+        from_saved=from_saved,
+    )
+
+
+def _init_or_restore(run: _Run, ckpt: Checkpointer) -> tuple[Any, Any, Any, int, bool]:
+    """The members' initial states and keys, restored from the latest checkpoint if there is one.
+
+    Returns ``(states, keys, prior, start, resumed)``: ``keys`` ``(K, 3)`` (shuffle, train, prior),
+    the prior statistics of the last finished epoch, and the number of epochs already done.
+    """
+    seeds = run.seeds + run.seeds[-1:] * (run.size - len(run.seeds))
+    states, keys = run.programs.init(np.array(seeds, dtype=np.uint32))
+    tree = {
+        "params": states.params,
+        "batch_stats": states.batch_stats,
+        "opt_state": states.opt_state,
+        "step": states.step,
+        "prior": run.programs.empty_prior(np.zeros(run.size)),
+    }
+    latest = ckpt.latest_epoch()
+    if latest is None:
+        return states, keys, tree["prior"], 0, False
+    tree = run.from_saved(ckpt.restore(latest, run.to_saved(tree)))
+    states = states.replace(
+        params=tree["params"],
+        batch_stats=tree["batch_stats"],
+        opt_state=tree["opt_state"],
+        step=tree["step"],
+    )
+    return states, keys, tree["prior"], min(latest, run.cfg.epochs), True
+
+
+def _train_epochs(
+    run: _Run, ckpt: Checkpointer, states: Any, keys: Any, prior: Any, start: int
+) -> tuple[Any, dict[str, Any]]:
+    """Epochs ``start..epochs-1``: train, log a metrics line, checkpoint. Returns the states and last line."""
+    cfg, programs = run.cfg, run.programs
+    metrics_path = run.workdir / "metrics.jsonl"
+    if run.primary:
+        _truncate_metrics(metrics_path, start)
+    bar = _progress(cfg.progress and run.primary, start, cfg.epochs, cfg.space, cfg.preset)
+    line: dict[str, Any] = {}
+    for epoch in range(start, cfg.epochs):
+        t_epoch = time.perf_counter()
+        states, losses, prior = programs.epoch(states, run.train_set, keys, np.uint32(epoch))
+        jax.block_until_ready(losses)
+        t_eval = time.perf_counter()
+        line = _epoch_line(run, epoch + 1, states, losses, prior, keys)
+        line.update(epoch_s=t_eval - t_epoch, eval_s=time.perf_counter() - t_eval)  # training / metrics
+        if run.primary:
+            with metrics_path.open("a") as f:
+                f.write(json.dumps(line) + "\n")
+        saved = {
+            "params": states.params,
+            "batch_stats": states.batch_stats,
+            "opt_state": states.opt_state,
+            "step": states.step,
+            "prior": prior,
+        }
+        ckpt.save(epoch + 1, run.to_saved(saved))  # every process: each saves its shards
+        bar.update(1)
+        bar.set_postfix(
+            loss=f"{line['loss']:.4f}", acc_ops=f"{line['acc_ops']:.4f}", valid=f"{line['validity']:.3f}"
+        )
+    bar.close()
+    if not line:  # resumed after the last epoch: recompute the final metrics from the checkpoint
+        line = _epoch_line(run, cfg.epochs, states, None, prior, keys)
+    return states, line
+
+
+def _write_outputs(
+    run: _Run, states: Any, line: dict[str, Any], resumed_from: int | None, t_start: float
+) -> dict[str, Any]:
+    """Writes ``embeddings.npz`` and ``summary.json`` (process 0) and returns the summary."""
+    cfg, data, workdir = run.cfg, run.data, run.workdir
+    features = to_host(run.programs.embed(states, run.graphs))[: cfg.population]  # (K, P, D)
+    checkpoint_ref = f"{(workdir / 'checkpoints' / str(cfg.epochs)).absolute()}"
+    extra = (
+        {"features_population": features, "population_seeds": np.array(run.seeds)}
+        if cfg.population > 1
+        else None
+    )
+    if run.primary:
+        save_embeddings(
+            workdir / "embeddings.npz",
+            Embeddings(
+                features[0],
+                data.arch_str,
+                data.index,
+                checkpoint_ref,
+                cfg.space,
+                cfg.preset,
+                cfg.seed,
+                data.order,
+            ),
+            extra,
+        )
+    summary = {k: v for k, v in line.items() if k not in ("epoch", "population")}
+    summary.update(
+        {
+            "space": cfg.space,
+            "preset": cfg.preset,
+            "model": cfg.model,
+            "epochs": cfg.epochs,
+            "seed": cfg.seed,
+            "population_seeds": run.seeds,
+            "order": data.order,
+            "num_train": run.num_train,
+            "num_val": data.graphs.num_graphs - run.num_train,
+            "prior_samples": run.train_cfg.prior_samples,
+            "resumed_from_epoch": resumed_from,
+            "wall_s": time.perf_counter() - t_start,
+            "device": device_name(),
+            "sharding": describe(run.mesh),
+            "versions": _versions(),
+            "embeddings": str((workdir / "embeddings.npz").absolute()),
+        }
+    )
+    if "population" in line:
+        summary["population"] = line["population"]
+    if run.primary:
+        (workdir / "summary.json").write_text(json.dumps(summary, indent=2) + "\n")
+    return summary
+
+
+def _saved_members(population: int, size: int, mesh: Mesh | None) -> tuple[Callable, Callable]:
+    """``(to_saved, from_saved)``: the checkpointed tree holds the first ``population`` members.
+
+    Identity functions unless the population was padded to ``size`` for the mesh; then
+    ``to_saved`` drops the padding (replicated, so any device count can restore it) and
+    ``from_saved`` pads a restored tree again with copies of the last member.
+    """
+    if size == population:
+        return (lambda t: t), (lambda t: t)
+    to_saved = jax.jit(lambda t: jax.tree.map(lambda x: x[:population], t), out_shardings=replicated(mesh))
+    from_saved = jax.jit(lambda t: pad_leading(t, size), out_shardings=pop_sharding(mesh))
+    return to_saved, from_saved
+
+
+def _epoch_line(run: _Run, epoch: int, states: Any, losses: Any, prior: Any, keys: Any) -> dict[str, Any]:
+    """Metrics of the real members after epoch ``epoch`` (1-based): losses, held-out recon, prior validity."""
+    recon = to_host(run.programs.evaluate(states, run.val_set))
+    losses = None if losses is None else to_host(losses)
+    op_idx, adj = to_host(run.programs.sample(states, prior, keys, np.uint32(epoch - 1)))
+    members = []
+    for m in range(len(run.seeds)):
+        row = {} if losses is None else _to_float(_member(losses, m))
+        row.update(_to_float(_member(recon, m)))
+        row.update(prior_validity(run.space, op_idx[m], adj[m]))
+        members.append(row)
+    line = {"epoch": epoch, **members[0]}
+    if len(members) > 1:
+        line["population"] = members
+    return line
+
+
+def _member(tree: Any, m: int) -> Any:
+    return jax.tree.map(lambda x: x[m], tree)
+
+
+def _to_float(d: dict) -> dict[str, float]:
+    return {k: float(v) for k, v in d.items()}
+
+
+def _versions() -> dict[str, str]:
+    out = {"python": platform.python_version()}
+    for pkg in ("a2v_jax", "jax", "jaxlib", "flax", "optax", "jraph", "chex", "numpy", "orbax-checkpoint"):
+        try:
+            out[pkg] = importlib.metadata.version(pkg)
+        except importlib.metadata.PackageNotFoundError:
+            out[pkg] = "not installed"
+    return out
+
+
+def _truncate_metrics(path: Path, epochs_done: int) -> None:
+    """Drops lines of epochs after the restored checkpoint (a run killed after logging)."""
+    if not path.exists():
+        return
+    keep = [
+        ln for ln in path.read_text().splitlines() if ln.strip() and json.loads(ln)["epoch"] <= epochs_done
+    ]
+    path.write_text("".join(ln + "\n" for ln in keep))
+
+
+def _progress(enabled: bool, start: int, total: int, space: str, preset: str):
+    from tqdm import tqdm
+
+    return tqdm(
+        total=total,
+        initial=start,
+        desc=f"pretrain {space} ({preset})",
+        unit="epoch",
+        disable=not enabled,
+        file=sys.stderr,
+    )
