@@ -24,11 +24,7 @@ space      graphs (order)                      ``arch_str``               ``inde
 pool of N cells drawn with the same seed (the sampler's prefix property), so a small subset is
 sampled in seconds instead of loading or drawing all 600,000.
 
-Measured on the shared 2-core CPU (load average 5-9 from other jobs): NB101 dataset 3.6 s from the
-cached enumeration (51 s cold); the DARTS pool 163 s cold (cached after), its 600,000 graphs 815 MB;
-one full epoch (batch 32, ``paper``) 82 s on NB101 (GAE 21 s) and 58 s on DARTS, where a whole
-one-epoch run peaks at 7.3 GB RSS (host data plus the device copies of the full, train and
-validation sets).
+Load times and memory per space: ``docs/pretraining.md``.
 """
 
 from __future__ import annotations
