@@ -110,7 +110,7 @@ def test_population__members_match_single_runs_and_compile_once(tmp_path, no_tab
         pop_feats = f["features_population"]
     one = load_embeddings(tmp_path / "one" / "embeddings.npz").features
     # Same seed, same data: equal up to float reassociation, which Adam's sign-like early steps
-    # amplify (exact equality of vmap vs loop is tested with SGD in test_train.py).
+    # amplify (exact equality of vmap vs loop is tested with SGD in test_pretrain_steps.py).
     np.testing.assert_allclose(pop_feats[1], one, atol=2e-2)
     assert pop["population_seeds"] == [7, 8]
     first = [json.loads(ln) for ln in (tmp_path / "pop" / "metrics.jsonl").read_text().splitlines()][0]
