@@ -38,6 +38,8 @@ from a2v_jax.pretrain.checkpoint import WorkdirMismatchError
 from a2v_jax.spaces.darts import Genotype, parse_genotype
 from a2v_jax.spaces.darts_macs import CIFAR, network_params
 
+pytestmark = pytest.mark.slow  # subprocesses / notebooks / the DARTS network: pytest -m 'not slow' skips
+
 # Every op once: identity and factorized-reduce skips, pools, zero, both conv kinds and sizes.
 ALL_OPS = Genotype.from_normal(
     [

@@ -711,6 +711,7 @@ def test_cli_check__explicit_source_not_configured_fails(clean_env, capsys):
     assert "A2V_NB201_DIR" in capsys.readouterr().err
 
 
+@pytest.mark.slow
 def test_cli_check__runs_as_module(synthetic_nb201_dir, tmp_path):
     env = {**os.environ, "A2V_NB201_DIR": str(synthetic_nb201_dir), "A2V_CACHE_DIR": str(tmp_path)}
     cmd = [sys.executable, "-m", "a2v_jax.data", "check", "nb201"]

@@ -16,6 +16,8 @@ from a2v_jax.data import DATASETS
 from a2v_jax.embed import load_embeddings
 from a2v_jax.spaces.nb201 import NUM_CELLS
 
+pytestmark = pytest.mark.slow  # subprocesses / notebooks / the DARTS network: pytest -m 'not slow' skips
+
 REPO_ROOT = Path(__file__).resolve().parents[1]
 
 

@@ -14,6 +14,8 @@ from pathlib import Path
 
 import pytest
 
+pytestmark = pytest.mark.slow  # subprocesses / notebooks / the DARTS network: pytest -m 'not slow' skips
+
 nbformat = pytest.importorskip(
     "nbformat", reason="the notebooks extra is not installed (pip install -e .[notebooks])"
 )

@@ -291,6 +291,7 @@ def test_pretrain_nb101__end_to_end_on_a_tiny_subset(tmp_path, monkeypatch, smal
     assert list(emb.arch_str[:3]) == [small_nb101.cells.hash_hex(i) for i in range(3)]
 
 
+@pytest.mark.slow
 def test_cli__darts_end_to_end_on_a_tiny_pool(tmp_path):
     workdir = tmp_path / "run"
     env = {**os.environ, "A2V_CACHE_DIR": str(tmp_path / "cache")}

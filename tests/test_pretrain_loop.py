@@ -32,6 +32,7 @@ def no_table(monkeypatch):
     monkeypatch.delenv("A2V_NB201_DIR", raising=False)
 
 
+@pytest.mark.slow
 def test_cli__end_to_end_on_a_tiny_config(tmp_path, monkeypatch):
     monkeypatch.delenv("A2V_NB201_DIR", raising=False)
     workdir = tmp_path / "run"
@@ -58,6 +59,7 @@ def test_cli__end_to_end_on_a_tiny_config(tmp_path, monkeypatch):
     assert (workdir / "checkpoints" / "2").is_dir()
 
 
+@pytest.mark.slow
 def test_cli__bad_flag_value_gets_a_clear_error(tmp_path):
     cmd = [sys.executable, "-m", "a2v_jax.pretrain", "--epochs", "0", "--workdir", str(tmp_path / "w")]
     res = subprocess.run(cmd, capture_output=True, text=True, timeout=120)

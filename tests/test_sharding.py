@@ -147,6 +147,7 @@ def test_initialize_distributed__single_process_by_default_and_clear_errors(monk
 # --------------------------------------------------------------------------- 4 simulated devices
 
 
+@pytest.mark.slow
 def test_search__sharded_seeds_equal_one_device_padding_dropped_no_retrace():
     out = _run(
         PRELUDE
@@ -183,6 +184,7 @@ print(json.dumps(res))
         assert r["traces"] == 1, method
 
 
+@pytest.mark.slow
 def test_pretraining__data_and_population_sharding_match_one_device():
     out = _run(
         PRELUDE
@@ -245,6 +247,7 @@ print(json.dumps(res))
     assert 8 in out["both"]["local_batch"], out["both"]["local_batch"]  # 16 graphs / 2 devices
 
 
+@pytest.mark.slow
 def test_pretrain__padded_population_on_a_2x2_mesh_checkpoints_only_real_members(tmp_path):
     out = _run(
         PRELUDE
@@ -279,6 +282,7 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
+@pytest.mark.slow
 def test_multihost__two_processes_of_two_devices_equal_one_device(tmp_path):
     code = (
         PRELUDE
