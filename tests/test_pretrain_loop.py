@@ -6,6 +6,7 @@ import json
 import os
 import subprocess
 import sys
+import time
 
 import numpy as np
 import pytest
@@ -119,3 +120,80 @@ def test_population__members_match_single_runs_and_compile_once(tmp_path, no_tab
     first_single = json.loads((tmp_path / "one" / "metrics.jsonl").read_text().splitlines()[0])
     np.testing.assert_allclose(first["population"][1]["loss"], first_single["loss"], rtol=1e-4)
     assert abs(pop["population"][1]["loss"] - single["loss"]) < 1e-2
+
+
+def _snapshot(root) -> dict[str, bytes]:
+    """Every file under ``root`` with its bytes (a refused run must leave them as they were)."""
+    return {str(p.relative_to(root)): p.read_bytes() for p in sorted(root.rglob("*")) if p.is_file()}
+
+
+def test_workdir__fewer_epochs_than_done_is_refused_and_nothing_changes(tmp_path, no_table):
+    run_pretraining(PretrainConfig(epochs=2, workdir=str(tmp_path / "w"), **TINY))
+    before = _snapshot(tmp_path / "w")
+    with pytest.raises(WorkdirMismatchError, match="2 completed epochs; --epochs 1"):
+        run_pretraining(PretrainConfig(epochs=1, workdir=str(tmp_path / "w"), **TINY))
+    assert _snapshot(tmp_path / "w") == before
+    # The same epochs again rewrites the outputs from the last checkpoint, truly labelled.
+    again = run_pretraining(PretrainConfig(epochs=2, workdir=str(tmp_path / "w"), **TINY))
+    assert again["epochs"] == 2 and again["resumed_from_epoch"] == 2
+    lines = (tmp_path / "w" / "metrics.jsonl").read_text().splitlines()
+    assert [json.loads(ln)["epoch"] for ln in lines] == [1, 2]
+
+
+def test_workdir__a_file_is_refused_before_any_work(tmp_path, no_table):
+    from a2v_jax.pretrain.checkpoint import WorkdirError
+
+    (tmp_path / "f").write_text("not a directory")
+    with pytest.raises(WorkdirError, match="is a file, not a directory"):
+        run_pretraining(PretrainConfig(epochs=1, workdir=str(tmp_path / "f"), **TINY))
+    with pytest.raises(WorkdirError, match="a parent is a file"):
+        run_pretraining(PretrainConfig(epochs=1, workdir=str(tmp_path / "f" / "w"), **TINY))
+    assert (tmp_path / "f").read_text() == "not a directory"
+
+
+def test_workdir__a_live_lock_refuses_a_dead_one_is_taken_over(tmp_path, no_table):
+    import socket
+
+    from a2v_jax.pretrain.checkpoint import LOCK_NAME, WorkdirBusyError
+
+    w = tmp_path / "w"
+    w.mkdir()
+    live = {"host": socket.gethostname(), "pid": os.getppid(), "started": 0.0}
+    (w / LOCK_NAME).write_text(json.dumps(live))
+    with pytest.raises(WorkdirBusyError, match=f"process {os.getppid()} on {socket.gethostname()}"):
+        run_pretraining(PretrainConfig(epochs=1, workdir=str(w), **TINY))
+    assert _snapshot(w) == {LOCK_NAME: json.dumps(live).encode()}
+    gone = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True)
+    (w / LOCK_NAME).write_text(json.dumps({**live, "pid": int(gone.stdout)}))
+    run_pretraining(PretrainConfig(epochs=1, workdir=str(w), **TINY))
+    assert not (w / LOCK_NAME).exists()  # released at the end
+    assert (w / "summary.json").exists()
+
+
+@pytest.mark.slow
+def test_workdir__a_second_run_is_refused_while_the_first_writes(tmp_path):
+    w = tmp_path / "w"
+    cmd = [sys.executable, "-m", "a2v_jax.pretrain", "--epochs", "3", "--subset", "96", "--batch-size", "16"]
+    cmd += ["--prior-samples", "64", "--no-progress", "--workdir", str(w)]
+    first = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        for _ in range(600):  # the first run takes the lock before it loads anything
+            if (w / ".lock").exists() or first.poll() is not None:
+                break
+            time.sleep(0.1)
+        second = subprocess.run(cmd, capture_output=True, text=True, timeout=120)
+    finally:
+        out, err = first.communicate(timeout=300)
+    assert first.returncode == 0, err
+    assert second.returncode == 2 and "is in use by process" in second.stderr, second.stderr
+    assert "Traceback" not in second.stderr
+    lines = (w / "metrics.jsonl").read_text().splitlines()
+    assert [json.loads(ln)["epoch"] for ln in lines] == [1, 2, 3]
+
+
+def test_batch_size__larger_than_the_training_set_is_clamped_with_a_warning(tmp_path, no_table, capsys):
+    cfg = {**TINY, "batch_size": 500}  # 96 graphs: 86 train
+    summary = run_pretraining(PretrainConfig(epochs=1, workdir=str(tmp_path / "w"), **cfg))
+    assert "--batch-size 500 is larger than the 86 training graphs; using 86" in capsys.readouterr().err
+    stored = json.loads((tmp_path / "w" / "config.json").read_text())
+    assert stored["train"]["batch_size"] == 86 and summary["num_train"] == 86

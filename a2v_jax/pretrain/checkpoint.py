@@ -1,8 +1,13 @@
-"""Orbax checkpoints of a pretraining run, the workdir's identity check, and loading a trained model back."""
+"""A pretraining workdir: its lock, its identity check, orbax checkpoints, loading a trained model back."""
 
 from __future__ import annotations
 
+import contextlib
 import json
+import os
+import socket
+import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -11,8 +16,85 @@ import jax.numpy as jnp
 import orbax.checkpoint as ocp
 
 
-class WorkdirMismatchError(RuntimeError):
+class WorkdirError(RuntimeError):
+    """A workdir that this run may not use; the message names why and what to do."""
+
+
+class WorkdirMismatchError(WorkdirError):
     """The workdir holds a run of another configuration; it is never overwritten."""
+
+
+class WorkdirBusyError(WorkdirError):
+    """Another live process is writing the workdir (its lock names the host and pid)."""
+
+
+LOCK_NAME = ".lock"
+
+
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # alive, another user's
+        return True
+    return True
+
+
+def make_workdir(workdir: Path) -> None:
+    """Creates ``workdir`` (and its parents), or names why it cannot be one."""
+    if workdir.exists() and not workdir.is_dir():
+        raise WorkdirError(f"--workdir {workdir} is a file, not a directory; name a directory")
+    try:
+        workdir.mkdir(parents=True, exist_ok=True)
+    except (FileExistsError, NotADirectoryError) as e:
+        raise WorkdirError(f"--workdir {workdir}: a parent is a file, not a directory ({e})") from None
+    except OSError as e:
+        raise WorkdirError(f"--workdir {workdir} cannot be created: {e.strerror or e}") from None
+    if not os.access(workdir, os.W_OK):
+        raise WorkdirError(f"--workdir {workdir} is not writable")
+
+
+@contextlib.contextmanager
+def workdir_lock(workdir: Path, enabled: bool = True) -> Iterator[None]:
+    """Holds ``workdir/.lock`` (host, pid, start time) while a run writes the workdir.
+
+    A second run is refused at once with :class:`WorkdirBusyError`. A lock left by a process
+    that is gone (same host, pid not alive) is taken over; a lock from another host is only
+    reported, since its owner cannot be checked from here.
+    """
+    if not enabled:
+        yield
+        return
+    make_workdir(workdir)
+    path = workdir / LOCK_NAME
+    me = {"host": socket.gethostname(), "pid": os.getpid(), "started": time.time()}
+    for _ in range(2):
+        try:
+            fd = os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
+        except FileExistsError:
+            try:
+                owner = json.loads(path.read_text())
+                host, pid = owner["host"], int(owner["pid"])
+            except (OSError, ValueError, KeyError, TypeError):
+                owner, host, pid = None, None, None
+            if host == me["host"] and pid is not None and not _pid_alive(pid):
+                path.unlink(missing_ok=True)  # its owner died without releasing it
+                continue
+            who = f"process {pid} on {host}" if owner else "another process (unreadable lock)"
+            raise WorkdirBusyError(
+                f"{workdir} is in use by {who}: wait for that run to end, or use another --workdir "
+                f"(if that run is gone, delete {path})"
+            ) from None
+        with os.fdopen(fd, "w") as f:
+            f.write(json.dumps(me) + "\n")
+        break
+    else:
+        raise WorkdirBusyError(f"{workdir}: could not take {path}; another run is starting there")
+    try:
+        yield
+    finally:
+        path.unlink(missing_ok=True)
 
 
 def check_workdir(workdir: Path, identity: dict[str, Any]) -> None:
@@ -21,7 +103,7 @@ def check_workdir(workdir: Path, identity: dict[str, Any]) -> None:
     Raises:
       WorkdirMismatchError: naming the keys that differ and both values.
     """
-    workdir.mkdir(parents=True, exist_ok=True)
+    make_workdir(workdir)
     path = workdir / "config.json"
     if path.exists():
         try:
@@ -37,6 +119,23 @@ def check_workdir(workdir: Path, identity: dict[str, Any]) -> None:
             )
     else:
         path.write_text(json.dumps(identity, indent=2, sort_keys=True) + "\n")
+
+
+def check_epochs_done(workdir: Path, epochs: int) -> None:
+    """Refuses ``epochs`` fewer than the workdir's completed ones (its outputs would be mislabelled).
+
+    Only the last checkpoints are kept, so the earlier model is gone; the run must ask for at least
+    as many epochs as are done (equal: the outputs are rewritten from the last checkpoint; more:
+    training continues).
+    """
+    directory = workdir / "checkpoints"
+    done = [int(p.name) for p in directory.iterdir() if p.name.isdigit()] if directory.is_dir() else []
+    if done and max(done) > epochs:
+        raise WorkdirMismatchError(
+            f"{workdir} holds a run of {max(done)} completed epochs; --epochs {epochs} would label that "
+            f"model as {epochs} epochs. Use --epochs {max(done)} (or more, to continue training), "
+            "or another --workdir."
+        )
 
 
 class Checkpointer:

@@ -15,6 +15,7 @@ workdir's files.
 
 from __future__ import annotations
 
+import dataclasses
 import importlib.metadata
 import json
 import platform
@@ -31,7 +32,7 @@ import numpy as np
 from jax.sharding import Mesh
 
 from a2v_jax.embed import Embeddings, save_embeddings
-from a2v_jax.pretrain.checkpoint import Checkpointer, check_workdir
+from a2v_jax.pretrain.checkpoint import Checkpointer, check_epochs_done, check_workdir, workdir_lock
 from a2v_jax.pretrain.config import (
     PretrainConfig,
     TrainConfig,
@@ -85,12 +86,15 @@ class _Run:
 def run_pretraining(cfg: PretrainConfig) -> dict[str, Any]:
     """Runs (or resumes) pretraining and returns the summary written to ``summary.json``."""
     t_start = time.perf_counter()
-    run = _setup(cfg.resolved())
-    ckpt = Checkpointer(run.workdir / "checkpoints")
-    states, keys, prior, start, resumed = _init_or_restore(run, ckpt)
-    states, line = _train_epochs(run, ckpt, states, keys, prior, start)
-    ckpt.close()
-    return _write_outputs(run, states, line, start if resumed else None, t_start)
+    cfg = cfg.resolved()
+    with workdir_lock(Path(cfg.workdir), enabled=is_primary()):  # a second writer is refused at once
+        check_epochs_done(Path(cfg.workdir), cfg.epochs)
+        run = _setup(cfg)
+        ckpt = Checkpointer(run.workdir / "checkpoints")
+        states, keys, prior, start, resumed = _init_or_restore(run, ckpt)
+        states, line = _train_epochs(run, ckpt, states, keys, prior, start)
+        ckpt.close()
+        return _write_outputs(run, states, line, start if resumed else None, t_start)
 
 
 def _setup(cfg: PretrainConfig) -> _Run:
@@ -98,8 +102,16 @@ def _setup(cfg: PretrainConfig) -> _Run:
     space = get_space(cfg.space)
     preset = get_preset(cfg.preset)
     model_cfg = get_model_config(cfg.model)
-    train_cfg = TrainConfig(epochs=cfg.epochs, batch_size=cfg.batch_size, prior_samples=cfg.prior_samples)
     data = load_space_dataset(space, cfg.data_dir, cfg.subset, cfg.progress and is_primary())
+    num_train = num_train_graphs(data.graphs.num_graphs, TrainConfig().val_fraction)
+    if cfg.batch_size > num_train:  # one padded batch per epoch either way; a smaller one is faster
+        print(
+            f"warning: --batch-size {cfg.batch_size} is larger than the {num_train} training graphs; "
+            f"using {num_train}",
+            file=sys.stderr,
+        )
+        cfg = dataclasses.replace(cfg, batch_size=num_train)
+    train_cfg = TrainConfig(epochs=cfg.epochs, batch_size=cfg.batch_size, prior_samples=cfg.prior_samples)
 
     workdir = Path(cfg.workdir)
     identity = {
@@ -120,7 +132,6 @@ def _setup(cfg: PretrainConfig) -> _Run:
     if not primary:
         check_workdir(workdir, identity)
 
-    num_train = num_train_graphs(data.graphs.num_graphs, train_cfg.val_fraction)
     # Split on the host; one device transfer per leaf (no eager device ops to compile).
     place = (lambda x: jnp.asarray(x)) if mesh is None else (lambda x: put(x, replicated(mesh)))
     # A population that does not divide the mesh's pop axis is padded with copies of the last
