@@ -37,7 +37,7 @@ from a2v_jax.spaces.nb101.cells import (
     prune,
     validity_problem,
 )
-from a2v_jax.spaces.nb101.enumeration import NB101Cells, enumerate_cells
+from a2v_jax.spaces.nb101.enumeration import NB101Cells, enumerate_cells, enumerate_space
 from a2v_jax.spaces.nb101.hash import (
     canonical_cell,
     decoded_hashes,
@@ -81,6 +81,7 @@ __all__ = [
     "edge_bits",
     "encode_cell",
     "enumerate_cells",
+    "enumerate_space",
     "hash_module",
     "hash_neighbours",
     "is_valid",

@@ -22,6 +22,7 @@ from a2v_jax.spaces.nb101.cells import (
     BENCHMARK_OPS,
     INPUT_IDX,
     MAX_EDGES,
+    NUM_CELLS,
     NUM_NODES,
     NUM_OPS,
     OP_NAMES,
@@ -255,3 +256,15 @@ def enumerate_cells(
             f"{dup.size} hash collisions of non-isomorphic cells, e.g. {bytes(hashes[order[dup[0]]]).hex()}"
         )
     return NB101Cells(hashes[order], num_vertices[order], all_bits[order], ops[order])
+
+
+def enumerate_space(*, progress: bool = True, workers: int | None = None) -> NB101Cells:
+    """The whole space (:func:`enumerate_cells` of 7 vertices), checked to hold all 423,624 cells.
+
+    Raises:
+      RuntimeError: another number of cells.
+    """
+    cells = enumerate_cells(NUM_NODES, progress=progress, workers=workers)
+    if len(cells) != NUM_CELLS:
+        raise RuntimeError(f"enumerated {len(cells)} NB101 cells, expected {NUM_CELLS}")
+    return cells

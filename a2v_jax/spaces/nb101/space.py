@@ -10,7 +10,7 @@ import numpy as np
 
 from a2v_jax.spaces.base import InvalidArchitectureError
 from a2v_jax.spaces.nb101.cells import NUM_CELLS, NUM_NODES, OP_NAMES, Cell, check_valid
-from a2v_jax.spaces.nb101.enumeration import NB101Cells, enumerate_cells
+from a2v_jax.spaces.nb101.enumeration import NB101Cells, enumerate_space
 from a2v_jax.spaces.nb101.hash import decoded_hashes, module_hash
 from a2v_jax.spaces.nb101.layout import decode_graph, encode_cell, valid_loose, valid_strict
 
@@ -53,10 +53,7 @@ class NB101Space:
     def cells(self) -> NB101Cells:
         """The space's cells (see the class docstring)."""
         if self._cells is None:
-            cells = enumerate_cells(NUM_NODES, progress=self.progress)
-            if len(cells) != NUM_CELLS:
-                raise RuntimeError(f"enumerated {len(cells)} NB101 cells, expected {NUM_CELLS}")
-            self._cells = cells
+            self._cells = enumerate_space(progress=self.progress)
         return self._cells
 
     def validate(self, arch: Cell) -> None:
