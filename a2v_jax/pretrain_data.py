@@ -50,10 +50,7 @@ def load_space_dataset(
     table that fails to load raises its :class:`~a2v_jax.data.DataError`; nothing falls back silently.
 
     Args:
-      space: the search space (``nb201``, ``nb101`` or ``darts``).
-      data_dir: the space's benchmark table location (NB201 / NB101), else the environment's.
-      subset: keep only the first ``subset`` architectures of the order.
-      progress: progress bars while enumerating or sampling (first use only; then cached).
+      space, data_dir, subset, progress: as :func:`a2v_jax.data.pretraining_graphs`.
 
     Returns:
       The :class:`SpaceDataset`; ``order`` is ``"benchmark"`` or ``"enumeration"``.

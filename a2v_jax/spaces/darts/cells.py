@@ -98,12 +98,7 @@ def cell_codes(cells: np.ndarray) -> np.ndarray:
     cells = np.asarray(cells)
     if cells.ndim != 3 or cells.shape[1:] != (NUM_SLOTS, 2):
         raise InvalidArchitectureError(f"cell arrays must be (P, 8, 2), got {cells.shape}")
-    ok = cells_valid(cells)
-    if not ok.all():
-        i = int(np.flatnonzero(~ok)[0])
-        raise InvalidArchitectureError(
-            f"cell array {i} is not a DARTS cell: {cell_problems(cells[i : i + 1])[0]}"
-        )
+    _check_cells(cells)
     digits = (cells.reshape(cells.shape[0], -1).astype(np.uint8) + ord("0")).astype(np.uint8)
     return np.ascontiguousarray(digits).view("S16").reshape(-1).astype("U16")
 
@@ -162,6 +157,16 @@ def cell_problems(cells: np.ndarray) -> list[str]:
     return out
 
 
+def _check_cells(cells: np.ndarray) -> None:
+    """Raises :class:`InvalidArchitectureError` naming the first cell array that is not a DARTS cell."""
+    ok = cells_valid(cells)
+    if not ok.all():
+        i = int(np.flatnonzero(~ok)[0])
+        raise InvalidArchitectureError(
+            f"cell array {i} is not a DARTS cell: {cell_problems(cells[i : i + 1])[0]}"
+        )
+
+
 def encode_cells(cells: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """arch2vec's 11-node graphs of cell arrays (reference §2.3).
 
@@ -172,12 +177,7 @@ def encode_cells(cells: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
       adjacency ``(P, 11, 11)`` uint8 (``A[i, j] = 1``: edge i -> j) and ops one-hot
       ``(P, 11, 11)`` float32.
     """
-    ok = cells_valid(cells)
-    if not ok.all():
-        i = int(np.flatnonzero(~ok)[0])
-        raise InvalidArchitectureError(
-            f"cell array {i} is not a DARTS cell: {cell_problems(cells[i : i + 1])[0]}"
-        )
+    _check_cells(cells)
     cells = np.asarray(cells)
     p = cells.shape[0]
     adj = np.zeros((p, NUM_NODES, NUM_NODES), dtype=np.uint8)
@@ -336,12 +336,7 @@ def _cell_fingerprint(ops: Sequence[int], src: Sequence[int]) -> str:
 
 def cell_hashes(cells: np.ndarray) -> list[str]:
     """The graph hash of each cell array (= :func:`graph_hashes` of its encoding)."""
-    ok = cells_valid(cells)
-    if not ok.all():
-        i = int(np.flatnonzero(~ok)[0])
-        raise InvalidArchitectureError(
-            f"cell array {i} is not a DARTS cell: {cell_problems(cells[i : i + 1])[0]}"
-        )
+    _check_cells(cells)
     cells = np.asarray(cells)
     return [
         _cell_fingerprint(o, s) for o, s in zip(cells[..., 0].tolist(), cells[..., 1].tolist(), strict=True)
