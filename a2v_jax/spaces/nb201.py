@@ -241,5 +241,5 @@ class NB201Space:
         return graph_rows_hash(adjacency, op_idx)
 
     def extra_uniqueness_keys(self, adjacency: np.ndarray, op_idx: np.ndarray) -> dict[str, list[Hashable]]:
-        """None beyond :meth:`decoded_graph_keys`."""
+        """None beyond :meth:`~a2v_jax.spaces.SearchSpace.decoded_graph_keys`."""
         return {}

@@ -31,10 +31,10 @@ from a2v_jax.spaces.darts.pool import (
     genotype_macs,
     sample_cells,
 )
-from a2v_jax.spaces.nb101.hash import decoded_hashes
+from a2v_jax.spaces.nb101.hash import HashModuleKeys
 
 
-class DARTSSpace:
+class DARTSSpace(HashModuleKeys):
     """arch2vec's DARTS space: normal cells (reduce = normal) as 11-node graphs, over a sampled pool.
 
     An architecture is a :class:`Genotype` (its string form and DARTS's namedtuple are accepted).
@@ -135,10 +135,6 @@ class DARTSSpace:
     def valid_loose(self, adjacency: np.ndarray, op_idx: np.ndarray) -> np.ndarray:
         return valid_loose(adjacency, op_idx)
 
-    def decoded_graph_keys(self, adjacency: np.ndarray, op_idx: np.ndarray) -> list[str]:
-        """The original's key: :func:`~a2v_jax.spaces.nb101.hash_module` of ``triu(A, 1)`` (see base)."""
-        return decoded_hashes(adjacency, op_idx)
-
     def extra_uniqueness_keys(self, adjacency: np.ndarray, op_idx: np.ndarray) -> dict[str, list[Hashable]]:
-        """None beyond :meth:`decoded_graph_keys`."""
+        """None beyond :meth:`~a2v_jax.spaces.SearchSpace.decoded_graph_keys`."""
         return {}

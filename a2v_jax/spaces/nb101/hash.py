@@ -96,6 +96,14 @@ def decoded_hashes(adjacency: np.ndarray, op_idx: np.ndarray) -> list[str]:
     return [hash_module(a, lab.tolist()) for a, lab in zip(adj, np.asarray(op_idx), strict=True)]
 
 
+class HashModuleKeys:
+    """Mixin of a space whose decoded graphs are keyed as the original keys them: :func:`decoded_hashes`."""
+
+    def decoded_graph_keys(self, adjacency: np.ndarray, op_idx: np.ndarray) -> list[str]:
+        """:func:`hash_module` of each decoded ``triu(A, 1)`` (isomorphic decodings share a key)."""
+        return decoded_hashes(adjacency, op_idx)
+
+
 def labeling(cell: Cell) -> list[int]:
     """The benchmark's integer labels of a cell: -1 input, -2 output, middle ops by BENCHMARK_OPS index."""
     return [-1] + [BENCHMARK_OPS.index(op) for op in cell.ops[1:-1]] + [-2]

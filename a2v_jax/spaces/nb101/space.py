@@ -11,11 +11,11 @@ import numpy as np
 from a2v_jax.spaces.base import InvalidArchitectureError
 from a2v_jax.spaces.nb101.cells import NUM_CELLS, NUM_NODES, OP_NAMES, Cell, check_valid
 from a2v_jax.spaces.nb101.enumeration import NB101Cells, enumerate_space
-from a2v_jax.spaces.nb101.hash import decoded_hashes, module_hash
+from a2v_jax.spaces.nb101.hash import HashModuleKeys, module_hash
 from a2v_jax.spaces.nb101.layout import decode_graph, encode_cell, valid_loose, valid_strict
 
 
-class NB101Space:
+class NB101Space(HashModuleKeys):
     """NAS-Bench-101 cells; an architecture is a :class:`Cell` (validity and hash after pruning).
 
     The cells behind :meth:`enumerate`, :meth:`sample` and :meth:`encode_all` are ``cells`` if given,
@@ -91,10 +91,6 @@ class NB101Space:
     def valid_loose(self, adjacency: np.ndarray, op_idx: np.ndarray) -> np.ndarray:
         """The original ``is_valid(ModelSpec(...))`` after pruning; see :func:`valid_loose`."""
         return valid_loose(adjacency, op_idx)
-
-    def decoded_graph_keys(self, adjacency: np.ndarray, op_idx: np.ndarray) -> list[str]:
-        """The original's key: :func:`~a2v_jax.spaces.nb101.hash_module` of ``triu(A, 1)`` (see base)."""
-        return decoded_hashes(adjacency, op_idx)
 
     def extra_uniqueness_keys(self, adjacency: np.ndarray, op_idx: np.ndarray) -> dict[str, list[Hashable]]:
         """``uniqueness_module``: the benchmark's ``module_hash`` after pruning, the space's canonical hash.
