@@ -187,7 +187,7 @@ def _hash_chunk(n: int, bits: np.ndarray, labels: np.ndarray) -> np.ndarray:
 def enumerate_cells(
     max_vertices: int = NUM_NODES, *, progress: bool = True, workers: int | None = None
 ) -> NB101Cells:
-    """All unique NB101 cells with at most ``max_vertices`` vertices (no cache; see :func:`enumerate_nb101`).
+    """All unique NB101 cells with at most ``max_vertices`` vertices (no cache).
 
     Args:
       max_vertices: 2..7; 7 gives the whole space (423,624 cells).
