@@ -19,12 +19,12 @@ from a2v_jax.data.__main__ import main
 from a2v_jax.data.nb101 import (
     ENV_NB101_DIR,
     OPS,
-    _crc32c_batch,
     crc32c,
     decode_model_metrics,
     masked_crc32c,
     read_tfrecord,
 )
+from a2v_jax.data.nb101.records import _crc32c_batch
 
 # --------------------------------------------------------------------------- writer (official format)
 

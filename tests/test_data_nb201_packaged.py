@@ -12,8 +12,9 @@ import numpy as np
 import pytest
 
 from a2v_jax.data import DATASETS, DataError, load_nb201
-from a2v_jax.data import nb201 as nb201_module
 from a2v_jax.data.nb201 import EP12_FILE, MAIN_FILE, PACKAGED_DIR, PACKAGED_SHA256, TEST_FILE
+from a2v_jax.data.nb201 import sources as nb201_sources
+from a2v_jax.data.nb201.accuracies import _read_test_csv
 from a2v_jax.spaces.nb201 import NUM_CELLS, all_codes, arch_str_from_codes, benchmark_codes
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
@@ -87,7 +88,7 @@ def test_packaged__a_damaged_install_is_named(tmp_path, monkeypatch):
         data = f.read()
     with gzip.open(d / EP12_FILE, "wb") as f:
         f.write(data.replace(b"84.892", b"84.893", 1))
-    monkeypatch.setattr(nb201_module, "PACKAGED_DIR", d)
+    monkeypatch.setattr(nb201_sources, "PACKAGED_DIR", d)
     with pytest.raises(DataError, match=f"{EP12_FILE}: sha256 .* damaged or replaced; reinstall"):
         load_nb201(source="packaged", use_cache=False)
     (d / MAIN_FILE).unlink()
@@ -121,7 +122,7 @@ def test_test_data__errors_name_the_file(tmp_path, synthetic_tables, nb201_csv_w
     rows[5][header.index("c100_test_acc")] = "101.5"
     d = nb201_csv_writer(tmp_path / "bad", {TEST_FILE: (header, rows)})
     with pytest.raises(DataError, match=r"row 5 .*'c100_test_acc': 101.5 is not an accuracy"):
-        nb201_module._read_test_csv(d / TEST_FILE)
+        _read_test_csv(d / TEST_FILE)
 
 
 # --------------------------------------------------------------------------- the NATS-Bench archive

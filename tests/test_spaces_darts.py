@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 
 from a2v_jax.data import DataError
+from a2v_jax.data.darts_pool import load_pool, pool_cache_file
 from a2v_jax.spaces import InvalidArchitectureError, SearchSpace, get_space
 from a2v_jax.spaces.darts import (
     CELL_OPS,
@@ -17,7 +18,6 @@ from a2v_jax.spaces.darts import (
     OP_NAMES,
     DARTSSpace,
     Genotype,
-    _hash_module,
     as_genotype,
     cell_from_genotype,
     cell_hashes,
@@ -30,10 +30,8 @@ from a2v_jax.spaces.darts import (
     genotype_from_cell,
     graph_hashes,
     graph_problem,
-    load_pool,
     op_indices,
     parse_genotype,
-    pool_cache_file,
     sample_cells,
     valid_loose,
     valid_strict,
@@ -48,6 +46,7 @@ from a2v_jax.spaces.darts_macs import (
     op_cost,
     slot_table,
 )
+from a2v_jax.spaces.nb101 import hash_module
 
 # Reference §7.4 (arch2vec's darts/cnn/genotypes.py): normal = reduce, concat [2, 3, 4, 5].
 ARCH2VEC_BO = [
@@ -347,19 +346,18 @@ NB101_PUBLISHED = [
 
 
 @pytest.mark.parametrize(("inputs", "labels", "expected"), NB101_PUBLISHED)
-def test_private_hash_module__reproduces_published_nasbench_hashes(inputs, labels, expected):
+def test_hash_module__reproduces_published_nasbench_hashes(inputs, labels, expected):
     adj = np.zeros((7, 7), dtype=np.int64)
     for v, sources in inputs.items():
         adj[sources, v] = 1
-    assert _hash_module(adj, labels) == expected
+    assert hash_module(adj, labels) == expected
 
 
-def test_private_hash_module__equals_shared_nb101_hash_module(random_cells):
-    from a2v_jax.spaces.nb101 import hash_module
-
+def test_cell_hashes__equal_nb101_hash_module_of_the_encoded_graphs(random_cells):
     adj, ops = encode_cells(random_cells[:30])
     op_idx = ops.argmax(-1)
-    assert graph_hashes(adj, op_idx) == [hash_module(a, lab) for a, lab in zip(adj, op_idx, strict=True)]
+    expected = [hash_module(a, lab) for a, lab in zip(adj, op_idx, strict=True)]
+    assert cell_hashes(random_cells[:30]) == graph_hashes(adj, op_idx) == expected
 
 
 def test_canonical_hash__invariant_to_isomorphic_rewrites():

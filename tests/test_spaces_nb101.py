@@ -11,6 +11,8 @@ import os
 import numpy as np
 import pytest
 
+from a2v_jax.data.__main__ import main
+from a2v_jax.data.nb101 import CACHE_FILE, enumerate_nb101, load_cells, save_cells
 from a2v_jax.spaces import InvalidArchitectureError, SearchSpace
 from a2v_jax.spaces.nb101 import (
     BENCHMARK_OPS,
@@ -29,17 +31,13 @@ from a2v_jax.spaces.nb101 import (
     edge_bits,
     encode_cell,
     enumerate_cells,
-    enumerate_nb101,
     hash_module,
     is_valid,
     labeling,
-    load_cells,
-    main,
     matrix_from_bits,
     module_hash,
     op_idx_from_onehot,
     prune,
-    save_cells,
     valid_loose,
     valid_strict,
     validity_problem,
@@ -538,8 +536,6 @@ def test_save_load__round_trip_and_clear_errors(small_cells, tmp_path):
 
 
 def test_enumerate_nb101__reads_the_cache_and_rejects_a_partial_one(small_cells, tmp_path):
-    from a2v_jax.spaces.nb101 import CACHE_FILE
-
     save_cells(small_cells, tmp_path / CACHE_FILE)
     with pytest.raises(ValueError, match="2532 cells, expected 423624"):
         enumerate_nb101(tmp_path, progress=False)
@@ -548,7 +544,20 @@ def test_enumerate_nb101__reads_the_cache_and_rejects_a_partial_one(small_cells,
 def test_cli__enumerate_small_space(tmp_path, capsys):
     out = tmp_path / "nb101_4.npz"
     assert (
-        main(["enumerate", "--max-vertices", "4", "--out", str(out), "--workers", "1", "--no-progress"]) == 0
+        main(
+            [
+                "enumerate",
+                "nb101",
+                "--max-vertices",
+                "4",
+                "--out",
+                str(out),
+                "--workers",
+                "1",
+                "--no-progress",
+            ]
+        )
+        == 0
     )
     assert len(load_cells(out)) == 91
     assert "91 cells {2: 1, 3: 6, 4: 84}" in capsys.readouterr().out

@@ -14,6 +14,9 @@ exits 2 with the error on stderr.
 [--epochs 108] [--cache-dir C] [--rebuild-cache] [--no-verify-crc] [--sha256]`` converts (once, then from the
 cache) the official NAS-Bench-101 ``.tfrecord`` in ``--data-dir`` or ``$A2V_NB101_DIR`` and prints the same
 kind of summary: cells, best mean validation / test accuracy and whether they match arch2vec's constants.
+
+``python -m a2v_jax.data enumerate nb101 [--out PATH] [--cache-dir DIR] [--max-vertices 2..7] [--workers N]
+[--no-progress]`` enumerates the NAS-Bench-101 space (no file needed) into ``--out`` or the cache.
 """
 
 from __future__ import annotations
@@ -40,6 +43,7 @@ from a2v_jax.data.nb101 import (
     NB101Table,
     load_nb101,
 )
+from a2v_jax.data.nb101.enumeration import cache_path, write_enumeration
 from a2v_jax.data.nb201 import DATASETS, SOURCES, NB201Table, load_nb201
 from a2v_jax.data.paths import add_test_data_flag
 from a2v_jax.data.protocols import (
@@ -241,7 +245,25 @@ def main(argv: Sequence[str] | None = None) -> int:
     check.add_argument(
         "--rebuild-cache", action="store_true", help="re-read the source and overwrite the cache"
     )
+    enum = sub.add_parser("enumerate", help="enumerate a search space's cells and write them as .npz")
+    enum.add_argument("space", choices=["nb101"])
+    enum.add_argument("--out", type=Path, help="output file (default: the cache file under --cache-dir)")
+    enum.add_argument(
+        "--cache-dir", type=Path, help="cache directory (default: $A2V_CACHE_DIR or ~/.cache/a2v_jax)"
+    )
+    enum.add_argument("--max-vertices", type=int, default=7, help="2..7 (default 7, the whole space)")
+    enum.add_argument("--workers", type=int, default=None, help="hashing processes (default min(2, cpus))")
+    enum.add_argument("--no-progress", action="store_true")
     args = parser.parse_args(argv)
+    if args.command == "enumerate":
+        if args.max_vertices != 7 and args.out is None:
+            parser.error("--max-vertices below 7 needs --out (the cache holds the whole space)")
+        out = args.out or cache_path(args.cache_dir)
+        report = write_enumeration(
+            out, args.max_vertices, workers=args.workers, progress=not args.no_progress
+        )
+        print("\n".join(report))
+        return 0
     nb201_only = {"--source": args.source != "auto", "--test-data": args.test_data is not None}
     nb201_only |= {"--dataset": args.dataset is not None, "--protocol": args.protocol is not None}
     if args.benchmark == "nb101" and any(nb201_only.values()):

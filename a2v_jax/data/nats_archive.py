@@ -56,7 +56,7 @@ import numpy as np
 from tqdm import tqdm
 
 from a2v_jax.data._errors import DataError
-from a2v_jax.data.nb201 import MAX_RUNS, NB201_TEST_NAME, NB201_TEST_SPLIT, NB201_VALID_NAME
+from a2v_jax.data.nb201.table import MAX_RUNS, NB201_TEST_NAME, NB201_TEST_SPLIT, NB201_VALID_NAME
 
 __all__ = ["ARCHIVE_NAME", "FIELDS", "NatsTssRecords", "read_nats_tss_archive"]
 

@@ -147,6 +147,25 @@ def array_checksum(arrays: Mapping[str, np.ndarray]) -> str:
     return h.hexdigest()
 
 
+def save_npz_atomic(path: Path, arrays: Mapping[str, np.ndarray], *, compress: bool = False) -> None:
+    """Writes ``arrays`` to the ``.npz`` file ``path`` through a temporary file and a rename.
+
+    Raises:
+      OSError: the file could not be written (the temporary file is removed).
+    """
+    tmp = path.with_name(f"{path.name}.tmp{os.getpid()}")
+    save = np.savez_compressed if compress else np.savez
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with open(tmp, "wb") as f:
+            save(f, **arrays)
+        os.replace(tmp, path)
+    except OSError:
+        with contextlib.suppress(OSError):
+            tmp.unlink(missing_ok=True)
+        raise
+
+
 def write_npz_atomic(
     path: Path,
     meta: dict,
@@ -157,7 +176,7 @@ def write_npz_atomic(
     compress: bool = False,
     stacklevel: int = 2,
 ) -> bool:
-    """Writes ``meta`` (as JSON in ``__meta__``) and ``arrays`` to ``path`` through a temporary file.
+    """Writes ``meta`` (as JSON in ``__meta__``) and ``arrays`` to ``path`` (:func:`save_npz_atomic`).
 
     A cache that cannot be written is not an error: it warns ("could not write the {what} cache
     {path} ({reason}); {otherwise}") and returns False; ``stacklevel`` is as seen from the caller.
@@ -165,16 +184,9 @@ def write_npz_atomic(
     Returns:
       True when the file was written.
     """
-    tmp = path.with_name(f"{path.name}.tmp{os.getpid()}")
-    save = np.savez_compressed if compress else np.savez
     try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        with open(tmp, "wb") as f:
-            save(f, __meta__=np.array(json.dumps(meta)), **arrays)
-        os.replace(tmp, path)
+        save_npz_atomic(path, {"__meta__": np.array(json.dumps(meta)), **arrays}, compress=compress)
     except OSError as e:
-        with contextlib.suppress(OSError):
-            tmp.unlink(missing_ok=True)
         warnings.warn(
             f"could not write the {what} cache {path} ({e}); {otherwise}", stacklevel=stacklevel + 1
         )

@@ -5,7 +5,7 @@ From the arch2vec reference (§2.2, §7.3, §9.1):
 - ``arch2vec`` / cifar10: signal = 12-epoch cifar10-valid x-valid accuracy; cost = 12 training epochs
   + one validation pass; budget 12,000 s; reported on cifar10.
 - ``arch2vec`` / cifar100: signal = 200-epoch x-valid accuracy of one random run; cost = arch2vec's
-  estimate of the 200-epoch training time (``arch2vec_estimate``, below); budget 500,000 s; reported on
+  estimate of the 200-epoch training time (``arch2vec_estimate``); budget 500,000 s; reported on
   cifar100.
 - ``arch2vec`` / imagenet16: as cifar100, budget 1,400,000 s; reported on imagenet16.
 - ``nb201`` (NAS-Bench-201's own black-box protocol) / cifar10: as ``arch2vec`` cifar10, budget
@@ -14,26 +14,9 @@ From the arch2vec reference (§2.2, §7.3, §9.1):
 What is reported for the architecture a search returns is the seed-averaged 200-epoch validation
 (``valid_mean``) and test (``test_mean``) accuracy on each of ``report_datasets``.
 
-Deviations the data forces, stated once: the original cifar10 signal is the 12-epoch accuracy of *one*
-random seed frozen into its JSON; the compact tables hold only the seed mean (``valid_12ep``), which is
-what :func:`protocol_arrays` returns. The 12-epoch training time is not in the compact tables either; it
-is taken as 12/200 of the 200-epoch cifar10-valid time (per-epoch time is a property of the
-architecture).
-
-The cifar100 / ImageNet16-120 cost is arch2vec's own estimate (its ``nasbench201_json.py``), because
-NAS-Bench-201 trained those cells on different machines: the cifar10-valid per-epoch training time,
-scaled by the ratio of training-set sizes and by the ratio of the cell's recorded inference latency on
-the dataset to that on cifar10-valid, times 199 epochs (the ``nepoch=199`` it passes), plus one
-validation pass scaled the same way::
-
-    cost = t_epoch(c10v) * n_train / 25000 * lat / lat(c10v) * 199
-         + t_valid(c10v) * n_valid / 25000 * lat / lat(c10v)
-
-with ``(n_train, n_valid)`` = (50,000, 5,000) for cifar100 and (151,700, 3,000) for ImageNet16-120. The
-latency ratio averages 0.94 (cifar100) and 0.91 (ImageNet16-120), so the budgets buy about 6 % and
-10 % more queries than NAS-Bench-201's size-scaled time (``train_200ep``, kept as an option) would.
-As for cifar10, the per-epoch time is the 200-epoch one (the 12-epoch runs' times are not in the
-compact tables).
+The cifar10 signal is the 12-epoch seed mean (the compact tables hold no single seed), the 12-epoch
+training time 12/200 of the 200-epoch one, and the cifar100 / ImageNet16-120 cost arch2vec's own
+latency-scaled estimate; the derivation of each: ``docs/data-and-spaces.md``.
 
 NAS-Bench-101 protocols (:class:`NB101Protocol`, reference §2.1, §7.1-7.3) read the 108-epoch table
 (``nasbench_only108.tfrecord``), every number a mean over the benchmark's 3 repeats:

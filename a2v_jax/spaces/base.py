@@ -8,7 +8,7 @@ A space knows what an architecture is, how arch2vec lays it out as a graph ``(A,
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterator
+from collections.abc import Hashable, Iterator, Sequence
 from typing import Any, Protocol, runtime_checkable
 
 import numpy as np
@@ -21,6 +21,9 @@ class InvalidArchitectureError(ValueError):
 @runtime_checkable
 class SearchSpace(Protocol):
     """What a search space provides to pretraining, embedding and search.
+
+    A space is a pure encoding: it reads and writes no file. Its pretraining graphs (a benchmark's
+    table order, a cached enumeration or pool) come from :func:`a2v_jax.data.pretraining_graphs`.
 
     Attributes:
       name: short identifier used on the command line (``nb201``).
@@ -70,6 +73,21 @@ class SearchSpace(Protocol):
 
     def valid_loose(self, adjacency: np.ndarray, op_idx: np.ndarray) -> np.ndarray:
         """The original arch2vec validity check for this space (vectorised), ``(B,)`` bool."""
+        ...
+
+    def decoded_graph_keys(self, adjacency: np.ndarray, op_idx: np.ndarray) -> Sequence[Hashable]:
+        """One key per decoded graph, equal iff the prior's uniqueness counts the two graphs as one.
+
+        Args:
+          adjacency: ``(B, N, N)`` 0/1 decoded adjacency.
+          op_idx: ``(B, N)`` decoded op columns.
+        """
+        ...
+
+    def extra_uniqueness_keys(
+        self, adjacency: np.ndarray, op_idx: np.ndarray
+    ) -> dict[str, Sequence[Hashable]]:
+        """Further uniqueness metrics of loosely valid decoded graphs: metric name -> one key per graph."""
         ...
 
 

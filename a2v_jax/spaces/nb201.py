@@ -14,11 +14,11 @@ from __future__ import annotations
 
 import itertools
 import random
-from collections.abc import Iterator, Sequence
+from collections.abc import Hashable, Iterator, Sequence
 
 import numpy as np
 
-from a2v_jax.spaces.base import InvalidArchitectureError, md5_hex
+from a2v_jax.spaces.base import InvalidArchitectureError, graph_rows_hash, md5_hex
 
 #: Benchmark op names in benchmark op-code order (the ``op0..op5`` columns of the tables).
 CELL_OPS: tuple[str, ...] = ("none", "skip_connect", "nor_conv_1x1", "nor_conv_3x3", "avg_pool_3x3")
@@ -231,3 +231,15 @@ class NB201Space:
         op_idx = np.asarray(op_idx)
         cell_ok = np.all(np.isin(op_idx[:, 2:7], _CODE_TO_ONEHOT), axis=1)
         return cell_ok & (op_idx[:, 0] == INPUT_IDX) & (op_idx[:, -1] == OUTPUT_IDX)
+
+    def decoded_graph_keys(self, adjacency: np.ndarray, op_idx: np.ndarray) -> np.ndarray:
+        """Exact ``(A, ops)`` keys (:func:`~a2v_jax.spaces.base.graph_rows_hash`).
+
+        The adjacency is fixed; the original hashed with ``hash_module``, so isomorphic decodings
+        there count as distinct here.
+        """
+        return graph_rows_hash(adjacency, op_idx)
+
+    def extra_uniqueness_keys(self, adjacency: np.ndarray, op_idx: np.ndarray) -> dict[str, list[Hashable]]:
+        """None beyond :meth:`~a2v_jax.spaces.SearchSpace.decoded_graph_keys`."""
+        return {}
