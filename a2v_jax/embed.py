@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import os
+import re
+import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
-#: Keys that :func:`save_embeddings` writes.
-EMBEDDING_KEYS = ("features", "arch_str", "index", "checkpoint", "space", "preset", "seed", "order")
+from a2v_jax.data.paths import save_npz_atomic
+
 #: Keys every readable ``embeddings.npz`` must hold; the others are metadata (a hand-made file
 #: with only these two is accepted by search, with its metadata reported as unknown).
 REQUIRED_KEYS = ("features", "arch_str")
@@ -21,6 +23,21 @@ class EmbeddingsError(ValueError):
 
 class EmbeddingsNotFoundError(EmbeddingsError, FileNotFoundError):
     """The embeddings file does not exist."""
+
+
+#: What an ``arch_str`` of each space looks like: NB201 cell strings, NB101 module hashes (32 hex
+#: digits), DARTS cell ids (16 digits). A file whose ids do not fit its recorded space is refused.
+ID_FORMATS = {
+    "nb201": ("NAS-Bench-201 cell strings like |op~0|+|op~0|op~1|+|...|", re.compile(r"^\|.+\|$")),
+    "nb101": ("NAS-Bench-101 module hashes (32 hex digits)", re.compile(r"^[0-9a-f]{32}$")),
+    "darts": ("DARTS cell ids (16 digits)", re.compile(r"^[0-9]{16}$")),
+}
+
+
+def space_of_ids(arch_str: np.ndarray) -> str | None:
+    """The space whose id format the first ``arch_str`` fits, or None."""
+    first = str(arch_str[0]) if len(arch_str) else ""
+    return next((name for name, (_, pattern) in ID_FORMATS.items() if pattern.match(first)), None)
 
 
 @dataclass(frozen=True)
@@ -51,22 +68,17 @@ class Embeddings:
 
 def save_embeddings(path: str | os.PathLike, emb: Embeddings, extra: dict | None = None) -> None:
     """Writes ``emb`` atomically (temporary file, then rename)."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".tmp.npz")
-    np.savez(
-        tmp,
-        features=np.asarray(emb.features, np.float32),
-        arch_str=np.asarray(emb.arch_str).astype(str),
-        index=np.asarray(emb.index, np.int64),
-        checkpoint=np.array(emb.checkpoint),
-        space=np.array(emb.space),
-        preset=np.array(emb.preset),
-        seed=np.array(emb.seed),
-        order=np.array(emb.order),
-        **(extra or {}),
-    )
-    os.replace(tmp, path)
+    arrays = {
+        "features": np.asarray(emb.features, np.float32),
+        "arch_str": np.asarray(emb.arch_str).astype(str),
+        "index": np.asarray(emb.index, np.int64),
+        "checkpoint": np.array(emb.checkpoint),
+        "space": np.array(emb.space),
+        "preset": np.array(emb.preset),
+        "seed": np.array(emb.seed),
+        "order": np.array(emb.order),
+    }
+    save_npz_atomic(Path(path), {**arrays, **(extra or {})})
 
 
 def _scalar(data: dict, key: str, kind: type, default):
@@ -79,6 +91,27 @@ def _scalar(data: dict, key: str, kind: type, default):
     return kind(v.decode() if isinstance(v, bytes) else v)
 
 
+def _read_npz(path: Path) -> dict[str, np.ndarray]:
+    """The arrays of an ``.npz`` file, or an :class:`EmbeddingsError` that says what the file is instead."""
+    try:
+        with open(path, "rb") as f:
+            head = f.read(4)
+    except OSError as e:
+        raise EmbeddingsError(f"{path}: cannot be read: {e.strerror or e}") from None
+    if head != b"PK\x03\x04":
+        kind = "an empty file" if not head else "not an .npz (zip) archive"
+        raise EmbeddingsError(f"{path}: {kind}; an embeddings file is the .npz that pretraining writes")
+    try:
+        with np.load(path, allow_pickle=False) as f:
+            return {k: f[k] for k in f.files}
+    except (zipfile.BadZipFile, EOFError, OSError) as e:
+        raise EmbeddingsError(f"{path}: a damaged .npz (truncated or corrupt: {e}); pretrain again") from None
+    except ValueError:
+        raise EmbeddingsError(
+            f"{path}: the .npz holds Python objects, not plain arrays; it is not an embeddings file"
+        ) from None
+
+
 def load_embeddings(path: str | os.PathLike) -> Embeddings:
     """Reads and checks an ``embeddings.npz``.
 
@@ -88,18 +121,15 @@ def load_embeddings(path: str | os.PathLike) -> Embeddings:
     Raises:
       EmbeddingsNotFoundError: the file does not exist (also a ``FileNotFoundError``).
       EmbeddingsError: unreadable file, a required key missing, shapes or dtypes wrong, or a
-        non-finite feature row; the message names the file and the first offending key or row.
+        non-finite feature row, or ids that do not fit the recorded space; the message names the file
+        and the first offending key or row.
     """
     path = Path(path)
     if not path.exists():
         raise EmbeddingsNotFoundError(
             f"{path}: embeddings file not found; run `python -m a2v_jax.pretrain` first"
         )
-    try:
-        with np.load(path, allow_pickle=False) as f:
-            data = {k: f[k] for k in f.files}
-    except (OSError, EOFError, ValueError) as e:
-        raise EmbeddingsError(f"{path}: cannot read it as an .npz file: {e}") from e
+    data = _read_npz(path)
     missing = [k for k in REQUIRED_KEYS if k not in data]
     if missing:
         raise EmbeddingsError(f"{path}: missing key(s) {missing}; it has {sorted(data)}")
@@ -129,6 +159,20 @@ def load_embeddings(path: str | os.PathLike) -> Embeddings:
         }
     except (EmbeddingsError, ValueError, TypeError) as e:
         raise EmbeddingsError(f"{path}: bad metadata: {e}") from e
+    if meta["space"]:
+        if meta["space"] not in ID_FORMATS:
+            raise EmbeddingsError(
+                f"{path}: unknown space {meta['space']!r}; expected one of {sorted(ID_FORMATS)}"
+            )
+        what, pattern = ID_FORMATS[meta["space"]]
+        wrong = next((i for i, a in enumerate(arch) if not pattern.match(str(a))), None)
+        if wrong is not None:
+            fits = space_of_ids(arch[wrong : wrong + 1])
+            holds = f"; its ids look like {fits} ids" if fits else ""
+            raise EmbeddingsError(
+                f"{path}: records space {meta['space']!r}, whose ids are {what}, but arch_str[{wrong}] is "
+                f"{str(arch[wrong])!r}{holds}. The file is mislabelled or damaged."
+            )
     return Embeddings(
         features=feats.astype(np.float32),
         arch_str=arch.astype(str),
