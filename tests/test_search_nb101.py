@@ -280,7 +280,10 @@ def test_plot_nb101_regret__log_log_lines_and_published_points():
     assert (ax.get_xscale(), ax.get_yscale()) == ("log", "log")
     ours, rl_pub, bo_pub = ax.get_lines()
     np.testing.assert_array_equal(ours.get_xdata(), [1e3, 1e5, 9e5])  # the zero regret is not drawable
-    np.testing.assert_allclose(rl_pub.get_ydata(), [BEST_TEST - 0.9267, BEST_TEST - 0.9366, 0.00209])
+    np.testing.assert_allclose(ours.get_ydata(), [2.0, 0.5, 0.2])  # percentage points, as every figure
+    expected = [100 * BEST_TEST - 92.67, 100 * BEST_TEST - 93.66, 0.209]
+    np.testing.assert_allclose(rl_pub.get_ydata(), expected)
+    assert ax.get_ylabel() == "test regret (pp)"
     assert bo_pub.get_label() == "arch2vec-BO (published)"
     with pytest.raises(ValueError, match="not an NB101 search report"):
         nb101_regret_curve({"summary": {"space": "nb201"}})

@@ -2,13 +2,14 @@
 
 A report (:func:`a2v_jax.search.runner.search`) holds, for every seed, the trajectory of accepted
 queries: simulated seconds spent, the incumbent's benchmark index and the best signal so far.
-:func:`search_curves` turns that into best-so-far accuracy or regret on a common grid of queries
+:func:`search_curves` turns that into the incumbent's accuracy or regret on a common grid of queries
 or simulated seconds, one row per seed, for mean +- band plots; :func:`search_table` gives the
 paper's NAS-Bench-201 table (seed-averaged 200-epoch accuracies of the found cells, reference §9.1).
 
 Conventions. Accuracies are the benchmark's seed-averaged 200-epoch ``valid_mean`` / ``test_mean``
-of the incumbent (percent); the incumbent is chosen by the search signal, so best-so-far test
-accuracy need not be monotone. Regret is the pool's optimum minus that value, in percentage
+of the incumbent (percent); the incumbent is chosen by the search signal, so its test (and
+validation) accuracy need not be monotone: a curve goes down where a seed moves to a cell with a
+better signal and a lower accuracy. Regret is the pool's optimum minus that value, in percentage
 points. Before a seed's first query its value is NaN; after its last query (the budget is spent)
 the final incumbent is carried forward, so every seed contributes at every grid point once started.
 """

@@ -165,7 +165,8 @@ def figure_4(
     (``method``: ``pca``, or ``tsne`` / ``umap`` where installed)."""
     data = latent_data(embeddings, table, dataset)
     maps = [map_2d(x, method, max_points=max_points, seed=seed, label=n) for n, x in data.encodings.items()]
-    return plots.plot_maps(maps, _accuracy(data))
+    name = "validation accuracy (%)" if data.test is None else "test accuracy (%)"
+    return plots.plot_maps(maps, 100.0 * _accuracy(data), value_name=name)  # percent, as every figure
 
 
 def figure_5(

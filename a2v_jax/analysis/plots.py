@@ -45,8 +45,9 @@ METRIC_NAMES = {
     "precision_at_k": "precision@k",
 }
 CURVE_NAMES = {
-    "test": "best-so-far test accuracy (%)",
-    "valid": "best-so-far validation accuracy (%)",
+    # The incumbent is the cell with the best search signal so far: its accuracies may go down.
+    "test": "incumbent's test accuracy (%)",
+    "valid": "incumbent's validation accuracy (%)",
     "signal": "best search signal (%)",
     "regret_test": "test regret (pp)",
     "regret_valid": "validation regret (pp)",
@@ -200,25 +201,26 @@ def plot_nb101_regret(
     fig = ax.figure
     for label, rep in reports.items():
         x, y = nb101_regret_curve(rep, metric)
+        y = 100.0 * y  # percentage points, the unit of every accuracy in the figures
         ok = (x > 0) & (y > 0)
         ax.plot(x[ok], y[ok], label=f"{label} ({rep['summary']['seeds']} seeds)")
     if metric == "regret_test":
         for name in published:
             row = PAPER_NB101[name]
             pts = [
-                (t, best_test - float(row[f"test_{k}"]) / 100.0)
+                (t, 100.0 * best_test - float(row[f"test_{k}"]))
                 for t, k in ((1e4, "1e4"), (1e5, "1e5"))
                 if f"test_{k}" in row
             ]
             if "regret_test_1e6" in row:
-                pts.append((1e6, float(row["regret_test_1e6"])))
+                pts.append((1e6, 100.0 * float(row["regret_test_1e6"])))
             if pts:
                 px, py = zip(*pts, strict=True)
                 ax.plot(px, py, linestyle="none", marker="o", mfc="none", label=f"{name} (published)")
     ax.set_xscale("log")
     ax.set_yscale("log")
     ax.set_xlabel("estimated wall-clock time (simulated s)")
-    ax.set_ylabel("test regret" if metric == "regret_test" else "validation regret")
+    ax.set_ylabel("test regret (pp)" if metric == "regret_test" else "validation regret (pp)")
     if title:
         ax.set_title(title)
     ax.grid(alpha=0.3, which="both")
@@ -364,7 +366,7 @@ def plot_maps(
     values: np.ndarray,
     *,
     density: bool = True,
-    value_name: str = "test accuracy",
+    value_name: str = "test accuracy (%)",
     floor_percentile: float = 5.0,
     fig=None,
 ) -> Figure:
