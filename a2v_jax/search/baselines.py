@@ -50,6 +50,7 @@ from a2v_jax.search.core import (
     record_query,
 )
 
+
 def _neighbours(env: SearchEnv, method: str) -> chex.Array:
     if env.neighbours is None:
         raise ValueError(
@@ -76,7 +77,9 @@ class RandomConfig:
     @property
     def traits(self) -> MethodTraits:
         """Distinct unless drawing with replacement; ignores the features."""
-        return MethodTraits(distinct=not self.with_replacement, overshoot=False, neighbours=False, features=False)
+        return MethodTraits(
+            distinct=not self.with_replacement, overshoot=False, neighbours=False, features=False
+        )
 
 
 @struct.dataclass
@@ -97,7 +100,9 @@ def make_random(cfg: RandomConfig) -> Strategy:
     def init(env: SearchEnv, key: chex.PRNGKey) -> RandomState:
         return RandomState(log=init_log(env.pool_size))
 
-    def step(state: RandomState, env: SearchEnv, key: chex.PRNGKey, t: chex.Array) -> tuple[RandomState, StepRecord]:
+    def step(
+        state: RandomState, env: SearchEnv, key: chex.PRNGKey, t: chex.Array
+    ) -> tuple[RandomState, StepRecord]:
         del t  # one query per step, whatever the step index
         if cfg.with_replacement:
             idx = jax.random.randint(key, (), 0, env.pool_size, dtype=jnp.int32)
@@ -184,7 +189,9 @@ def make_rea(cfg: REAConfig) -> Strategy:
             head=jnp.zeros((), jnp.int32),
         )
 
-    def step(state: REAState, env: SearchEnv, key: chex.PRNGKey, t: chex.Array) -> tuple[REAState, StepRecord]:
+    def step(
+        state: REAState, env: SearchEnv, key: chex.PRNGKey, t: chex.Array
+    ) -> tuple[REAState, StepRecord]:
         del t  # one query per step, whatever the step index
         nbr_table = _neighbours(env, "rea")
         p = env.pool_size

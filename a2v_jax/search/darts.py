@@ -1,10 +1,10 @@
-"""``python -m a2v_jax.search.darts_pipeline``: the whole DARTS search in one command.
+"""The DARTS search driver (``--space darts``): pool, pretraining, embedding, an evaluated search.
 
 Samples (or reads the cached) DARTS pool, pre-trains arch2vec on it, embeds it, runs one seed of
 BO or REINFORCE in the latent space with a host evaluator (:mod:`a2v_jax.search.evaluated`) and
 writes every query and the best genotype. On a CPU with the ``toy`` evaluator::
 
-    python -m a2v_jax.search.darts_pipeline --pool-size 2000 --epochs 1 --method bo \\
+    python -m a2v_jax.search --space darts --pool-size 2000 --epochs 1 --method bo \\
         --evaluator toy --queries 100 --out runs/darts-toy
 
 The paper's run (reference §7.4): ``--pool-size 600000 --epochs 10 --seed 3 --preset paper
@@ -13,99 +13,93 @@ The paper's run (reference §7.4): ``--pool-size 600000 --epochs 10 --seed 3 --p
 The pool is the first ``--pool-size`` cells of the DARTS space's sampler (seed 0): a prefix of the
 cached 600,000-cell pool if it exists, else sampled (not cached).
 
-Outputs under ``--out``: ``pretrain/`` (the pretraining workdir, resumed if it exists),
-``search.json`` (settings, every query: step, index, cell id, genotype, reward, cost_s, and the
-best), ``best_genotype.txt``.
+Outputs under ``--out`` (a directory): ``pretrain/`` (the pretraining workdir, resumed if it
+exists), ``search.json`` (settings, every query: step, index, cell id, genotype, reward, cost_s,
+and the best), ``best_genotype.txt``.
 """
 
 from __future__ import annotations
 
-import argparse
 import json
-import sys
+import os
 import time
 from pathlib import Path
 
 import numpy as np
 
+from a2v_jax.search.config import DartsOptions, PathLike, SearchConfig
+from a2v_jax.search.evaluated import EvaluationError
+from a2v_jax.search.report import write_json
+from a2v_jax.search.runner import Driver
+
 EVALUATORS = ("toy", "table", "darts-proxy")
+#: Methods that run on DARTS (with a host evaluator).
+DARTS_METHODS = ("bo", "rl")
 
 
-def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
-    """Command-line flags."""
-    p = argparse.ArgumentParser(
-        prog="python -m a2v_jax.search.darts_pipeline", description=__doc__.splitlines()[0]
-    )
-    p.add_argument("--pool-size", type=int, default=2000, help="DARTS pool cells (paper: 600000)")
-    p.add_argument("--epochs", type=int, default=1, help="pretraining epochs (paper: 10)")
-    p.add_argument("--pretrain-preset", default="paper", choices=["paper", "default"])
-    p.add_argument("--prior-samples", type=int, default=1000, help="graphs decoded for the validity metric")
-    p.add_argument("--method", default="bo", choices=["bo", "rl"])
-    p.add_argument("--preset", default="default", choices=["paper", "default"], help="search preset")
-    p.add_argument("--queries", type=int, default=100, help="queries (paper: 100)")
-    p.add_argument("--seed", type=int, default=3, help="pretraining and search seed (paper: 3)")
-    p.add_argument("--evaluator", default="toy", choices=EVALUATORS)
-    p.add_argument("--table", default=None, help="--evaluator table: .json {cell_id: reward} or .npz")
-    p.add_argument("--cifar10-dir", default=None, help="--evaluator darts-proxy: CIFAR-10 python batches")
-    p.add_argument("--proxy-epochs", type=int, default=None, help="darts-proxy epochs (default 50)")
-    p.add_argument("--proxy-channels", type=int, default=None, help="darts-proxy init channels (default 36)")
-    p.add_argument("--proxy-layers", type=int, default=None, help="darts-proxy cells (default 20)")
-    p.add_argument("--proxy-batch-size", type=int, default=None, help="darts-proxy batch (default 96)")
-    p.add_argument("--out", default="runs/darts-search", help="output directory")
-    p.add_argument("--no-progress", action="store_true")
-    a = p.parse_args(argv)
+def check(config: SearchConfig) -> DartsOptions:
+    """The DARTS options of ``config``; raises ValueError for settings that cannot run."""
+    d = config.darts or DartsOptions()
+    if config.method not in DARTS_METHODS:
+        raise ValueError(f"--space darts runs one of {DARTS_METHODS}, not {config.method!r}")
     for name in ("pool_size", "epochs", "queries", "prior_samples"):
-        if getattr(a, name) < 1:
-            p.error(f"--{name.replace('_', '-')} must be >= 1, got {getattr(a, name)}")
-    if a.evaluator == "table" and a.table is None:
-        p.error("--evaluator table needs --table PATH")
-    if a.evaluator == "darts-proxy" and a.cifar10_dir is None:
-        import os
+        if getattr(d, name) < 1:
+            raise ValueError(f"--{name.replace('_', '-')} must be >= 1, got {getattr(d, name)}")
+    if d.evaluator not in EVALUATORS:
+        raise ValueError(f"unknown evaluator {d.evaluator!r}; expected one of {EVALUATORS}")
+    if d.evaluator == "table" and d.table is None:
+        raise ValueError("--evaluator table needs --table PATH")
+    if d.evaluator == "darts-proxy" and d.cifar10_dir is None and not os.environ.get("A2V_CIFAR10_DIR"):
+        raise ValueError("--evaluator darts-proxy needs --cifar10-dir DIR (or $A2V_CIFAR10_DIR)")
+    return d
 
-        if not os.environ.get("A2V_CIFAR10_DIR"):
-            p.error("--evaluator darts-proxy needs --cifar10-dir DIR (or $A2V_CIFAR10_DIR)")
-    return a
 
-
-def make_evaluator(args: argparse.Namespace, cells: np.ndarray, cell_ids: np.ndarray):
-    """The evaluator named by ``args.evaluator`` over the pool ``cells`` ``(P, 8, 2)``."""
+def make_evaluator(d: DartsOptions, cells: np.ndarray, cell_ids: np.ndarray):
+    """The evaluator named by ``d.evaluator`` over the pool ``cells`` ``(P, 8, 2)``."""
     from a2v_jax.search import evaluated
 
-    if args.evaluator == "toy":
+    if d.evaluator == "toy":
         return evaluated.toy_evaluator(cells)
-    if args.evaluator == "table":
-        return evaluated.table_evaluator(evaluated.load_table(args.table), cell_ids)
+    if d.evaluator == "table":
+        return evaluated.table_evaluator(evaluated.load_table(d.table), cell_ids)
     return evaluated.darts_proxy_evaluator(
         cells,
-        args.cifar10_dir,
-        args.seed,
-        epochs=args.proxy_epochs,
-        init_channels=args.proxy_channels,
-        layers=args.proxy_layers,
-        batch_size=args.proxy_batch_size,
+        d.cifar10_dir,
+        d.seed,
+        epochs=d.proxy_epochs,
+        init_channels=d.proxy_channels,
+        layers=d.proxy_layers,
+        batch_size=d.proxy_batch_size,
     )
 
 
-def run_pipeline(args: argparse.Namespace) -> dict:
-    """Pretrain, embed, search; writes ``search.json`` and ``best_genotype.txt``; returns the report."""
+def run(config: SearchConfig) -> dict:
+    """Pretrain, embed, search (one seed); returns the report. ``config.out`` is the output directory.
+
+    Writes the pretraining workdir ``<out>/pretrain``; :func:`write` writes the report beside it.
+    """
     from a2v_jax.embed import load_embeddings
     from a2v_jax.pretraining import PretrainConfig, run_pretraining
-    from a2v_jax.search.evaluated import darts_strategy, evaluated_search
+    from a2v_jax.search.evaluated import evaluated_search
+    from a2v_jax.search.presets import get_strategy
     from a2v_jax.spaces.darts import cells_from_codes, format_genotype, genotype_from_cell
 
+    d = check(config)
+    if config.out is None:
+        raise ValueError("--space darts needs --out DIR (the output directory)")
     t_start = time.perf_counter()
-    out = Path(args.out)
+    out = Path(config.out)
     out.mkdir(parents=True, exist_ok=True)
-    progress = not args.no_progress
+    progress = config.progress
     pre = run_pretraining(
         PretrainConfig(
             space="darts",
-            preset=args.pretrain_preset,
-            epochs=args.epochs,
-            seed=args.seed,
-            prior_samples=args.prior_samples,
+            preset=d.pretrain_preset,
+            epochs=d.epochs,
+            seed=d.seed,
+            prior_samples=d.prior_samples,
             workdir=str(out / "pretrain"),
-            subset=args.pool_size,
+            subset=d.pool_size,
             progress=progress,
         )
     )
@@ -113,18 +107,19 @@ def run_pipeline(args: argparse.Namespace) -> dict:
     emb = load_embeddings(pre["embeddings"])
     cell_ids = emb.arch_str.astype(str)
     cells = cells_from_codes(cell_ids)  # (P, 8, 2)
-    evaluator = make_evaluator(args, cells, cell_ids)
-    strategy = darts_strategy(args.method, args.preset, args.queries)
+    evaluator = make_evaluator(d, cells, cell_ids)
+    max_obs = {"max_obs": max(d.queries, 16)} if config.method == "bo" else {}  # BO's buffer
+    strategy = get_strategy(config.method, config.preset, "darts", **max_obs)
     res = evaluated_search(
         strategy,
         emb.features,
         evaluator,
-        args.queries,
-        args.seed,
+        d.queries,
+        d.seed,
         describe=lambda i: (
             f"pool cell {i} (id {cell_ids[i]}, {format_genotype(genotype_from_cell(cells[i]))})"
         ),
-        progress=f"{args.method}-{args.preset}" if progress else False,
+        progress=f"{config.method}-{config.preset}" if progress else False,
     )
     queries = []
     best = -np.inf
@@ -145,11 +140,11 @@ def run_pipeline(args: argparse.Namespace) -> dict:
     bi = res.best_idx
     best_genotype = format_genotype(genotype_from_cell(cells[bi]))
     report = {
-        "method": args.method,
-        "preset": args.preset,
-        "evaluator": args.evaluator,
-        "seed": args.seed,
-        "queries_requested": args.queries,
+        "method": config.method,
+        "preset": config.preset,
+        "evaluator": d.evaluator,
+        "seed": d.seed,
+        "queries_requested": d.queries,
         "queries_made": len(queries),
         "evaluations": res.evaluations,
         "steps": res.steps,
@@ -169,27 +164,26 @@ def run_pipeline(args: argparse.Namespace) -> dict:
         "wall_s": time.perf_counter() - t_start,
         "queries": queries,
     }
-    (out / "search.json").write_text(json.dumps(report, indent=2) + "\n")
-    (out / "best_genotype.txt").write_text(best_genotype + "\n")
     return report
 
 
-def main(argv: list[str] | None = None) -> int:
-    """Runs the pipeline; prints a short summary; clear messages on bad input."""
-    args = parse_args(argv)
-    from a2v_jax.runtime import enable_compilation_cache
-    from a2v_jax.search.evaluated import EvaluationError
-
-    enable_compilation_cache()
-    try:
-        report = run_pipeline(args)
-    except (EvaluationError, ValueError, RuntimeError, FileNotFoundError, KeyError) as e:
-        print(f"error: {e}", file=sys.stderr)
-        return 2
-    summary = {k: v for k, v in report.items() if k != "queries"}
-    print(json.dumps(summary, indent=2))
-    return 0
+def write(report: dict, out: PathLike) -> Path:
+    """Writes ``search.json`` and ``best_genotype.txt`` into the directory ``out``; returns the first."""
+    out = Path(out)
+    path = write_json(report, out / "search.json", indent=2, allow_nan=True)
+    (out / "best_genotype.txt").write_text(report["best"]["genotype"] + "\n")
+    return path
 
 
-if __name__ == "__main__":
-    sys.exit(main())
+def format_summary(report: dict) -> str:
+    """The report without its per-query list, as indented JSON."""
+    return json.dumps({k: v for k, v in report.items() if k != "queries"}, indent=2)
+
+
+#: The ``--space darts`` driver.
+DRIVER = Driver(
+    run=run,
+    write=write,
+    format_summary=format_summary,
+    errors=(EvaluationError, ValueError, RuntimeError, FileNotFoundError, KeyError),
+)

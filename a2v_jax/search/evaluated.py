@@ -44,6 +44,7 @@ from a2v_jax.search.core import SearchEnv, Strategy, init_state, run_steps
 #: ``cell_index -> (reward, cost_s)``.
 Evaluator = Callable[[int], tuple[float, float]]
 
+
 class EvaluationError(RuntimeError):
     """An evaluator failed or returned a reward / cost that is not a finite number."""
 

@@ -1,10 +1,10 @@
-"""Runs a search method on NAS-Bench-201 for many seeds and writes the report (JSON).
+"""The NAS-Bench-201 search driver: the pool, the report and ``run(config)`` (``--space nb201``).
 
 The pool is the embedded architectures (the rows of ``embeddings.npz``, aligned to the benchmark
 table by ``arch_str``) or, for methods that do not use features and without an embeddings file,
-the whole table. Every seed runs in one jitted ``vmap`` (:class:`~a2v_jax.search.core.ChunkedRunner`:
-chunks of steps until every seed has spent its budget), and the found architecture of each seed is
-reported with the protocol's seed-averaged 200-epoch accuracies.
+the whole table. Every seed runs in one jitted ``vmap`` (:func:`a2v_jax.search.runner.run_method`),
+and the found architecture of each seed is reported with the protocol's seed-averaged 200-epoch
+accuracies.
 
 Example::
 
@@ -14,34 +14,31 @@ Example::
 
 from __future__ import annotations
 
-import dataclasses
-import json
-import os
-import time
-from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-import jax
-import jax.numpy as jnp
 import numpy as np
 
-from a2v_jax.data import get_protocol, load_nb201, protocol_arrays
+from a2v_jax.data import DATASETS, get_protocol, load_nb201, protocol_arrays
 from a2v_jax.data.protocols import missing_test_note
 from a2v_jax.embed import Embeddings, EmbeddingsError, load_embeddings
 from a2v_jax.runtime import device_name
-from a2v_jax.search import METHODS, get_strategy, method_traits
-from a2v_jax.search.core import (
-    ChunkedRunner,
-    SearchEnv,
-    StepRecord,
-    max_queries_in_budget,
-    one_edit_neighbours,
+from a2v_jax.search.config import SearchConfig
+from a2v_jax.search.core import one_edit_neighbours
+from a2v_jax.search.presets import strategy_config
+from a2v_jax.search.report import (
+    jsonable,
+    median_or_none,
+    num,
+    plus_minus,
+    queries_to_best,
+    running_max,
+    seed_ids,
+    stats,
+    write_json,
 )
-from a2v_jax.sharding import describe, make_mesh, to_host
+from a2v_jax.search.runner import Driver, Pool, RunOutput, check_config, pool_env, run_method
+from a2v_jax.sharding import describe, make_mesh
 from a2v_jax.spaces.nb201 import CELL_OPS
-
-if TYPE_CHECKING:
-    from jax.sharding import Mesh
 
 #: Keys of the report's top-level ``summary`` object that the issue fixes.
 SUMMARY_KEYS = (
@@ -60,15 +57,6 @@ SUMMARY_KEYS = (
     "wall_s",
     "device",
 )
-
-
-@dataclasses.dataclass(frozen=True)
-class Pool:
-    """The searched pool: the env and, for each pool row, its benchmark-table row."""
-
-    env: SearchEnv
-    rows: np.ndarray  # (P,) int64 table row (= benchmark index) of each pool row
-    arch_str: np.ndarray  # (P,) str
 
 
 def build_pool(
@@ -104,103 +92,16 @@ def build_pool(
         except (KeyError, ValueError) as e:
             raise EmbeddingsError(f"{embeddings.path}: arch_str does not match the table: {e}") from e
         features = embeddings.features
-    budget = float(protocol.budget_s if budget_s is None else budget_s)
-    if not budget > 0:
-        raise ValueError(f"budget_s must be > 0, got {budget}")
-    env = SearchEnv(
-        features=jnp.asarray(features),
-        signal=jnp.asarray(signal[rows]),
-        cost=jnp.asarray(cost[rows]),
-        budget_s=jnp.asarray(budget, jnp.float32),
-        max_queries=jnp.asarray(np.iinfo(np.int32).max, jnp.int32),
-        neighbours=(
-            jnp.asarray(one_edit_neighbours(np.asarray(table.codes)[rows], len(CELL_OPS)))
-            if with_neighbours
-            else None
-        ),
+    env = pool_env(
+        features,
+        signal[rows],
+        cost[rows],
+        protocol.budget_s if budget_s is None else budget_s,
+        neighbours=one_edit_neighbours(np.asarray(table.codes)[rows], len(CELL_OPS))
+        if with_neighbours
+        else None,
     )
     return Pool(env=env, rows=rows, arch_str=np.asarray(table.arch_str)[rows])
-
-
-@dataclasses.dataclass(frozen=True)
-class RunOutput:
-    """A population's raw result, on the host."""
-
-    seeds: np.ndarray  # (S,) int seed ids
-    best_idx: np.ndarray  # (S,) int pool index of the incumbent (-1: no query fitted)
-    best_signal: np.ndarray  # (S,) float
-    n_queries: np.ndarray  # (S,) int
-    spent_s: np.ndarray  # (S,) float
-    records: StepRecord  # fields (S, T) numpy
-    max_steps: int
-    wall_s: float
-
-
-def seed_keys(seeds: np.ndarray) -> jax.Array:
-    """``(S,)`` run keys, ``jax.random.key(seed)`` for each seed id."""
-    return jax.vmap(jax.random.key)(jnp.asarray(seeds, jnp.uint32))
-
-
-def run_method(
-    method: str,
-    preset: str,
-    pool: Pool,
-    seeds: np.ndarray,
-    *,
-    chunk_steps: int = 16,
-    progress: bool | str = False,
-    overrides: dict | None = None,
-    mesh: Mesh | None = None,
-    max_steps: int | None = None,
-) -> RunOutput:
-    """Runs ``method`` on ``pool`` for every seed id in ``seeds`` (one vmapped program).
-
-    The scan is bounded by :func:`~a2v_jax.search.core.max_queries_in_budget` for the method's
-    traits (or by ``max_steps`` where the caller knows a bound, e.g. a query cap without a time
-    budget); BO gets that bound as its observation-buffer size ``max_obs``. With a ``mesh``
-    (:func:`a2v_jax.sharding.make_mesh`) the seeds are sharded over its devices and every process
-    gets the gathered result.
-    """
-    traits = method_traits(method, preset)
-    if traits.neighbours and pool.env.neighbours is None:
-        raise ValueError(f"method {method!r} needs a pool built with_neighbours=True")
-    if max_steps is None:
-        max_steps = max_queries_in_budget(
-            np.asarray(pool.env.cost),
-            float(pool.env.budget_s),
-            distinct=traits.distinct,
-            overshoot=traits.overshoot,
-        )
-    elif max_steps < 1:
-        raise ValueError(f"max_steps must be >= 1, got {max_steps}")
-    overrides = dict(overrides or {})
-    if method == "bo":
-        overrides.setdefault("max_obs", max_steps)
-    strategy = get_strategy(method, preset, **overrides)
-    runner = ChunkedRunner(strategy, chunk_steps=chunk_steps, mesh=mesh)
-    seeds = np.asarray(seeds, dtype=np.int64)
-    t0 = time.perf_counter()
-    state, rec = runner(pool.env, seed_keys(seeds), max_steps, progress=progress)
-    rec = to_host(jax.block_until_ready(rec))
-    wall = time.perf_counter() - t0
-    log = to_host(state.log)
-    return RunOutput(
-        seeds=seeds,
-        best_idx=log.best_idx,
-        best_signal=log.best_signal,
-        n_queries=log.n_queries,
-        spent_s=log.spent_s,
-        records=rec,
-        max_steps=max_steps,
-        wall_s=wall,
-    )
-
-
-def _stats(x: np.ndarray) -> tuple[float | None, float | None]:
-    x = x[np.isfinite(x)]
-    if x.size == 0:
-        return None, None
-    return float(np.mean(x)), float(np.std(x))
 
 
 def summarize(
@@ -238,12 +139,7 @@ def summarize(
 
     per_ds = {ds: {"valid": acc(ds, "valid_mean"), "test": acc(ds, "test_mean")} for ds in report_ds}
     best_pool = int(np.argmax(np.asarray(table.datasets[ds_main].valid_mean)[pool.rows]))
-    found_best = out.best_idx == best_pool
-    # 1-based query count at which the incumbent became the best-valid architecture.
-    n_acc = np.cumsum(rec.accepted, axis=1)  # (S, T)
-    hit = rec.accepted & (rec.best_idx == best_pool)
-    first = np.where(hit.any(axis=1), n_acc[np.arange(s), np.argmax(hit, axis=1)], -1)
-    q_to_best = first[found_best & (first > 0)]
+    found_best, q_to_best = queries_to_best(rec.accepted, rec.best_idx, out.best_idx, best_pool)
     # The architecture a perfect search finds: the pool's best search signal (NaN signals never win).
     best_signal_pool = int(np.argmax(np.nan_to_num(np.asarray(pool.env.signal), nan=-np.inf)))
     found_best_signal = out.best_idx == best_signal_pool
@@ -255,14 +151,14 @@ def summarize(
             "index": int(rows[i]),
             "arch_str": str(table.arch_str[rows[i]]) if found[i] else None,
             "signal": float(out.best_signal[i]) if found[i] else None,
-            "valid_mean": _num(per_ds[ds_main]["valid"][i]),
-            "test_mean": _num(per_ds[ds_main]["test"][i]),
+            "valid_mean": num(per_ds[ds_main]["valid"][i]),
+            "test_mean": num(per_ds[ds_main]["test"][i]),
             "queries": int(out.n_queries[i]),
             "spent_s": float(out.spent_s[i]),
         }
         if len(report_ds) > 1:
             r["per_dataset"] = {
-                ds: {"valid_mean": _num(v["valid"][i]), "test_mean": _num(v["test"][i])}
+                ds: {"valid_mean": num(v["valid"][i]), "test_mean": num(v["test"][i])}
                 for ds, v in per_ds.items()
             }
         if trajectories:
@@ -270,12 +166,12 @@ def summarize(
             r["trajectory"] = {
                 "spent_s": [round(float(x), 3) for x in rec.spent_s[i][a]],
                 "best_index": [int(pool.rows[j]) for j in rec.best_idx[i][a]],
-                "best_signal": [round(float(x), 6) for x in _running_max(rec.signal[i][a])],
+                "best_signal": [round(float(x), 6) for x in running_max(rec.signal[i][a])],
             }
         runs.append(r)
 
-    vm, vs = _stats(per_ds[ds_main]["valid"])
-    tm, ts = _stats(per_ds[ds_main]["test"])
+    vm, vs = stats(per_ds[ds_main]["valid"])
+    tm, ts = stats(per_ds[ds_main]["test"])
     summary = {
         "valid_mean": vm,
         "valid_std": vs,
@@ -284,7 +180,7 @@ def summarize(
         "test_source": table.test_source,
         "test_note": missing_test_note(table),
         "frac_found_best": float(found_best.mean()),
-        "median_queries_to_best": float(np.median(q_to_best)) if q_to_best.size else None,
+        "median_queries_to_best": median_or_none(q_to_best),
         "frac_found_best_signal": float(found_best_signal.mean()),
         "seeds": int(s),
         "method": method,
@@ -313,13 +209,13 @@ def summarize(
         "steps_run": int(rec.idx.shape[1]),
     }
     if ds_main == "cifar10" and table.datasets["cifar10"].valid_model_test_mean is not None:
-        vtm, vts = _stats(acc("cifar10", "valid_model_test_mean"))
+        vtm, vts = stats(acc("cifar10", "valid_model_test_mean"))
         summary["valid_model_test_mean"], summary["valid_model_test_std"] = vtm, vts
     if len(report_ds) > 1:
         summary["per_dataset"] = {}
         for ds, v in per_ds.items():
-            m1, s1 = _stats(v["valid"])
-            m2, s2 = _stats(v["test"])
+            m1, s1 = stats(v["valid"])
+            m2, s2 = stats(v["test"])
             summary["per_dataset"][ds] = {"valid_mean": m1, "valid_std": s1, "test_mean": m2, "test_std": s2}
     if extra:
         summary.update(extra)
@@ -346,123 +242,60 @@ def summarize(
     }
 
 
-def _num(x: float) -> float | None:
-    return None if not np.isfinite(x) else float(x)
-
-
-def _running_max(x: np.ndarray) -> np.ndarray:
-    return np.maximum.accumulate(x) if x.size else x
-
-
-def search(
-    *,
-    dataset: str,
-    method: str,
-    preset: str,
-    seeds: int,
-    protocol: str = "arch2vec",
-    embeddings: str | os.PathLike | None = None,
-    budget_s: float | None = None,
-    data_dir: str | os.PathLike | None = None,
-    source: str = "auto",
-    test_data: str | os.PathLike | None = None,
-    seed_start: int = 1,
-    signal_seed: int = 0,
-    cost: str | None = None,
-    chunk_steps: int = 16,
-    progress: bool = True,
-    trajectories: bool = True,
-    table=None,
-    devices: int | None = None,
-    mesh: str | None = None,
-) -> dict[str, Any]:
-    """Loads the data, runs ``seeds`` seeds of ``method`` and returns the JSON report.
+def run(config: SearchConfig, *, table: Any = None) -> dict[str, Any]:
+    """Loads the data, runs ``config.seeds`` seeds of ``config.method`` and returns the JSON report.
 
     Args:
-      dataset: ``cifar10 | cifar100 | imagenet16``.
-      method: one of :data:`~a2v_jax.search.METHODS`.
-      preset: ``paper | default``.
-      seeds: number of seeds; seed ids ``seed_start .. seed_start + seeds - 1``.
-      protocol: ``arch2vec | nb201``.
-      embeddings: path of ``embeddings.npz`` (required by ``rl`` and ``bo``; if given, it defines
-        the pool for every method).
-      budget_s: overrides the protocol's budget.
-      data_dir: NAS-Bench-201 data (else ``$A2V_NB201_DIR``, else the tables installed with a2v_jax).
-      source: table source for ``load_nb201``.
-      test_data: where test accuracies come from (``load_nb201``'s ``test_data``).
-      seed_start: first seed id (the original ran 1..500).
-      signal_seed: seed of the protocol's frozen random-run draw.
-      cost: a query cost (``data.protocols.COSTS``) in place of the protocol's own.
-      chunk_steps: steps per compiled chunk.
-      progress: show a tqdm bar.
-      trajectories: include per-seed trajectories.
-      table: an already loaded table (skips ``load_nb201``).
-      devices: devices to shard the seeds over (None: every device JAX sees, 1: no sharding).
-      mesh: ``"POPxDATA"`` mesh shape (:func:`a2v_jax.sharding.make_mesh`); the search shards
-        seeds over all of its devices.
+      config: the search (:class:`~a2v_jax.search.config.SearchConfig`); ``embeddings``, if given,
+        defines the pool for every method.
+      table: an already loaded ``NB201Table`` (skips ``load_nb201``).
 
     Returns:
       The report (see :func:`summarize`).
     """
-    if method not in METHODS:
-        raise ValueError(f"unknown search method {method!r}; expected one of {METHODS}")
-    if seeds < 1:
-        raise ValueError(f"seeds must be >= 1, got {seeds}")
-    traits = method_traits(method, preset)
-    if traits.features and embeddings is None:
-        raise ValueError(f"method {method!r} searches the latent space: pass --embeddings PATH")
-    proto = get_protocol(protocol, dataset, cost=cost)
-    device_mesh = make_mesh(devices, mesh)
+    c = config
+    if c.dataset is None:
+        raise ValueError("--space nb201 needs --dataset (one of " + ", ".join(DATASETS) + ")")
+    if c.protocol not in ("arch2vec", "nb201"):
+        raise ValueError(f"--protocol {c.protocol} is an NB101 protocol; nb201 has arch2vec | nb201")
+    check_config(c)
+    proto = get_protocol(c.protocol, c.dataset, cost=c.cost)
+    device_mesh = make_mesh(c.devices, c.mesh)
     if table is None:
-        table = load_nb201(data_dir, source=source, test_data=test_data)
-    emb = load_embeddings(embeddings) if embeddings is not None else None
+        table = load_nb201(c.data_dir, source=c.source, test_data=c.test_data)
+    emb = load_embeddings(c.embeddings) if c.embeddings is not None else None
     pool = build_pool(
         table,
         proto,
         embeddings=emb,
-        budget_s=budget_s,
-        signal_seed=signal_seed,
-        with_neighbours=traits.neighbours,
+        budget_s=c.budget_s,
+        signal_seed=c.signal_seed,
+        with_neighbours=strategy_config(c.method, c.preset).traits.neighbours,
     )
-    seed_ids = np.arange(seed_start, seed_start + seeds, dtype=np.int64)
-    desc = f"{method}/{preset} {dataset}" if progress else False
-    out = run_method(method, preset, pool, seed_ids, chunk_steps=chunk_steps, progress=desc, mesh=device_mesh)
+    seeds = seed_ids(c.seed_start, c.seeds)
+    desc = f"{c.method}/{c.preset} {c.dataset}" if c.progress else False
+    out = run_method(
+        c.method, c.preset, pool, seeds, chunk_steps=c.chunk_steps, progress=desc, mesh=device_mesh
+    )
     extra = {
         "signal": proto.signal,
         "cost": proto.cost,
-        "signal_seed": signal_seed,
-        "seed_ids": [int(seed_ids[0]), int(seed_ids[-1])],
+        "signal_seed": c.signal_seed,
+        "seed_ids": [int(seeds[0]), int(seeds[-1])],
         "table_source": table.source,
         "table_path": table.path,
-        "embeddings": None if emb is None else {"path": emb.path, **_jsonable(emb.meta)},
+        "embeddings": None if emb is None else {"path": emb.path, **jsonable(emb.meta)},
         "sharding": describe(device_mesh),
     }
     return summarize(
-        table, proto, pool, out, method=method, preset=preset, trajectories=trajectories, extra=extra
+        table, proto, pool, out, method=c.method, preset=c.preset, trajectories=c.trajectories, extra=extra
     )
 
 
-def _jsonable(d: dict) -> dict:
-    return {k: (v if isinstance(v, str | int | float | bool) or v is None else str(v)) for k, v in d.items()}
-
-
-def write_report(report: dict, path: str | os.PathLike) -> Path:
-    """Writes the report as JSON (parent directories created); returns the path."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(path.suffix + ".tmp")
-    tmp.write_text(json.dumps(report, indent=1, allow_nan=False) + "\n")
-    tmp.replace(path)
-    return path
-
-
-def format_summary(summary: dict) -> str:
+def format_summary(report: dict) -> str:
     """One human line: ``rl/paper cifar10: valid 91.32 +- 0.42, test ...``."""
-
-    def pm(m, s):
-        return "n/a" if m is None else f"{m:.2f} +- {s:.2f}"
-
-    test = pm(summary["test_mean"], summary["test_std"])
+    summary = report["summary"]
+    test = plus_minus(summary["test_mean"], summary["test_std"])
     if summary.get("test_source") is None and summary["test_mean"] is None:
         test = "n/a (no test accuracies configured: --test-data PATH, see the summary's test_note)"
 
@@ -470,8 +303,12 @@ def format_summary(summary: dict) -> str:
     return (
         f"{summary['method']}/{summary['preset']} {summary['dataset']} ({summary['protocol']}, "
         f"{summary['seeds']} seeds, {summary['budget_s']:.0f} s budget): "
-        f"valid {pm(summary['valid_mean'], summary['valid_std'])}, "
+        f"valid {plus_minus(summary['valid_mean'], summary['valid_std'])}, "
         f"test {test}, found best {summary['frac_found_best']:.3f}"
         f"{'' if mq is None else f' (median {mq:.0f} queries)'}, {summary['mean_queries']:.1f} queries/seed, "
         f"wall {summary['wall_s']:.1f} s on {summary['device']}"
     )
+
+
+#: The ``--space nb201`` driver.
+DRIVER = Driver(run=run, write=write_json, format_summary=format_summary)

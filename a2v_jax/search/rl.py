@@ -51,6 +51,7 @@ from a2v_jax.search.core import (
     record_query,
 )
 
+
 @dataclasses.dataclass(frozen=True)
 class RLConfig:
     """REINFORCE hyper-parameters; :func:`a2v_jax.search.presets.strategy_config` gives each preset's.
