@@ -54,13 +54,12 @@ def main(argv: list[str] | None = None) -> int:
     import numpy as np
 
     from a2v_jax.data import get_protocol, load_nb201
-    from a2v_jax.embed import load_embeddings
     from a2v_jax.runtime import device_name
     from a2v_jax.search import strategy_config
     from a2v_jax.search.core import ChunkedRunner
     from a2v_jax.search.nb201 import build_pool
     from a2v_jax.search.report import seed_keys
-    from a2v_jax.search.runner import plan_method, random_embeddings
+    from a2v_jax.search.runner import embeddings_or_random, plan_method
     from a2v_jax.sharding import describe, make_mesh
 
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -93,12 +92,7 @@ def main(argv: list[str] | None = None) -> int:
     # ----------------------------------------------------------------------------------- search
     table = load_nb201(args.data_dir)
     proto = get_protocol("arch2vec", "cifar10")
-    if args.embeddings:
-        emb = load_embeddings(args.embeddings)
-        features = args.embeddings
-    else:
-        emb = random_embeddings(table)
-        features = "random N(0, 1), 16-d"
+    emb, features = embeddings_or_random(args.embeddings, table)
     traits = strategy_config(args.method, args.preset).traits
     pool = build_pool(table, proto, embeddings=emb, with_neighbours=traits.neighbours)
     strategy, max_steps = plan_method(args.method, args.preset, pool.env)

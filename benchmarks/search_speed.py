@@ -29,12 +29,11 @@ import jax
 import numpy as np
 
 from a2v_jax.data import get_protocol, load_nb201
-from a2v_jax.embed import load_embeddings
 from a2v_jax.runtime import device_name
 from a2v_jax.search.core import ChunkedRunner
 from a2v_jax.search.nb201 import build_pool
 from a2v_jax.search.report import seed_keys
-from a2v_jax.search.runner import plan_method, random_embeddings
+from a2v_jax.search.runner import embeddings_or_random, plan_method
 
 ORIGINAL_RL_S_PER_SEED = 7.3
 
@@ -75,12 +74,7 @@ def main(argv: list[str] | None = None) -> int:
 
     table = load_nb201(args.data_dir)
     proto = get_protocol("arch2vec", "cifar10")
-    if args.embeddings:
-        emb = load_embeddings(args.embeddings)
-        features = args.embeddings
-    else:
-        emb = random_embeddings(table)
-        features = "random N(0, 1), 16-d"
+    emb, features = embeddings_or_random(args.embeddings, table)
     pool = build_pool(table, proto, embeddings=emb, with_neighbours=True)
     results = []
     for method in args.methods.split(","):

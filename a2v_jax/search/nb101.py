@@ -47,8 +47,16 @@ from a2v_jax.search.report import (
     stats,
     write_json,
 )
-from a2v_jax.search.runner import Driver, Pool, RunOutput, check_config, pool_env, run_method
-from a2v_jax.sharding import describe, make_mesh
+from a2v_jax.search.runner import (
+    Driver,
+    Pool,
+    RunOutput,
+    check_config,
+    pool_env,
+    report_settings,
+    run_method,
+)
+from a2v_jax.sharding import make_mesh
 
 #: Methods that run on NB101 (REA and local search need a one-edit neighbour table of NB101 cells,
 #: which is not built).
@@ -409,15 +417,14 @@ def run(config: SearchConfig, *, table: Any = None) -> dict[str, Any]:
         progress=desc,
         mesh=device_mesh,
     )
-    extra = {
-        "signal": proto.signal,
-        "cost": proto.cost,
-        "overrides": jsonable(space_overrides(c.method, c.preset, "nb101")),
-        "seed_ids": [int(seeds[0]), int(seeds[-1])],
-        "table": {"path": table.path, "checksum": table.checksum, "epochs": int(table.epochs)},
-        "embeddings": None if emb is None else {"path": emb.path, **jsonable(emb.meta)},
-        "sharding": describe(device_mesh),
-    }
+    extra = report_settings(
+        proto,
+        seeds,
+        emb,
+        device_mesh,
+        after_cost={"overrides": jsonable(space_overrides(c.method, c.preset, "nb101"))},
+        after_seeds={"table": {"path": table.path, "checksum": table.checksum, "epochs": int(table.epochs)}},
+    )
     return summarize_nb101(
         table, proto, pool, out, method=c.method, preset=c.preset, trajectories=c.trajectories, extra=extra
     )

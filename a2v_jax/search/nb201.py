@@ -26,7 +26,6 @@ from a2v_jax.search.config import SearchConfig
 from a2v_jax.search.core import one_edit_neighbours
 from a2v_jax.search.presets import strategy_config
 from a2v_jax.search.report import (
-    jsonable,
     median_or_none,
     num,
     plus_minus,
@@ -36,8 +35,16 @@ from a2v_jax.search.report import (
     stats,
     write_json,
 )
-from a2v_jax.search.runner import Driver, Pool, RunOutput, check_config, pool_env, run_method
-from a2v_jax.sharding import describe, make_mesh
+from a2v_jax.search.runner import (
+    Driver,
+    Pool,
+    RunOutput,
+    check_config,
+    pool_env,
+    report_settings,
+    run_method,
+)
+from a2v_jax.sharding import make_mesh
 from a2v_jax.spaces.nb201 import CELL_OPS
 
 #: Keys of the report's top-level ``summary`` object that the issue fixes.
@@ -277,16 +284,14 @@ def run(config: SearchConfig, *, table: Any = None) -> dict[str, Any]:
     out = run_method(
         c.method, c.preset, pool, seeds, chunk_steps=c.chunk_steps, progress=desc, mesh=device_mesh
     )
-    extra = {
-        "signal": proto.signal,
-        "cost": proto.cost,
-        "signal_seed": c.signal_seed,
-        "seed_ids": [int(seeds[0]), int(seeds[-1])],
-        "table_source": table.source,
-        "table_path": table.path,
-        "embeddings": None if emb is None else {"path": emb.path, **jsonable(emb.meta)},
-        "sharding": describe(device_mesh),
-    }
+    extra = report_settings(
+        proto,
+        seeds,
+        emb,
+        device_mesh,
+        after_cost={"signal_seed": c.signal_seed},
+        after_seeds={"table_source": table.source, "table_path": table.path},
+    )
     return summarize(
         table, proto, pool, out, method=c.method, preset=c.preset, trajectories=c.trajectories, extra=extra
     )

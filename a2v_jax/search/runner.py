@@ -26,7 +26,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from a2v_jax.embed import Embeddings
+from a2v_jax.embed import Embeddings, load_embeddings
 from a2v_jax.search.config import PathLike, SearchConfig
 from a2v_jax.search.core import (
     ChunkedRunner,
@@ -37,8 +37,8 @@ from a2v_jax.search.core import (
     max_queries_in_budget,
 )
 from a2v_jax.search.presets import make_strategy, strategy_config, with_capacity
-from a2v_jax.search.report import seed_keys
-from a2v_jax.sharding import to_host
+from a2v_jax.search.report import jsonable, seed_keys
+from a2v_jax.sharding import describe, to_host
 
 if TYPE_CHECKING:
     from jax.sharding import Mesh
@@ -80,12 +80,18 @@ def pool_env(
     )
 
 
-def random_embeddings(table: Any, dim: int = 16, seed: int = 0, space: str = "nb201") -> Embeddings:
-    """N(0, 1) latent features for every row of ``table`` (benchmarks whose cost ignores the values)."""
-    rng = np.random.default_rng(seed)
-    feats = rng.normal(size=(len(table), dim)).astype(np.float32)
+def embeddings_or_random(path: PathLike | None, table: Any, dim: int = 16) -> tuple[Embeddings, str]:
+    """The embeddings at ``path``, or N(0, 1) features (seed 0) for every row of the NB201 ``table``.
+
+    For benchmarks whose cost does not depend on the features' values. Returns the embeddings and
+    a description of them for the benchmark's report.
+    """
+    if path:
+        return load_embeddings(path), str(path)
+    feats = np.random.default_rng(0).normal(size=(len(table), dim)).astype(np.float32)
     arch = np.asarray(table.arch_str)
-    return Embeddings(feats, arch, np.arange(len(arch)), "", space, "", -1, "benchmark", "<random>")
+    emb = Embeddings(feats, arch, np.arange(len(arch)), "", "nb201", "", -1, "benchmark", "<random>")
+    return emb, f"random N(0, 1), {dim}-d"
 
 
 @dataclasses.dataclass(frozen=True)
@@ -183,6 +189,27 @@ def run_method(
         max_steps=max_steps,
         wall_s=wall,
     )
+
+
+def report_settings(
+    protocol: Any,
+    seeds: np.ndarray,
+    embeddings: Embeddings | None,
+    mesh: Mesh | None,
+    *,
+    after_cost: dict,
+    after_seeds: dict,
+) -> dict:
+    """The settings a table driver's summary records, each space's own keys in their places."""
+    return {
+        "signal": protocol.signal,
+        "cost": protocol.cost,
+        **after_cost,
+        "seed_ids": [int(seeds[0]), int(seeds[-1])],
+        **after_seeds,
+        "embeddings": None if embeddings is None else {"path": embeddings.path, **jsonable(embeddings.meta)},
+        "sharding": describe(mesh),
+    }
 
 
 def check_config(config: SearchConfig) -> None:
