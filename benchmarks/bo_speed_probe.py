@@ -29,8 +29,8 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from a2v_jax.search.bo import BOConfig, make_bo
 from a2v_jax.search.core import ChunkedRunner, SearchEnv
+from a2v_jax.search.presets import make_strategy, strategy_config
 
 
 def synthetic_env(pool: int, dim: int, seed: int = 0) -> SearchEnv:
@@ -88,8 +88,8 @@ def main() -> None:
     args = ap.parse_args()
 
     env = synthetic_env(args.pool, args.dim)
-    cfg = BOConfig(preset=args.preset, max_obs=args.max_obs, pool_chunk=args.pool_chunk)
-    runner = ChunkedRunner(make_bo(cfg), chunk_steps=args.chunk_steps)
+    cfg = strategy_config("bo", args.preset, max_obs=args.max_obs, pool_chunk=args.pool_chunk)
+    runner = ChunkedRunner(make_strategy(cfg), chunk_steps=args.chunk_steps)
     keys = jax.vmap(jax.random.key)(jnp.arange(1, args.seeds + 1, dtype=jnp.uint32))
     base = jax.block_until_ready(runner.init(env, keys))
 

@@ -1,7 +1,7 @@
 """arch2vec's NAS-Bench-101 search (reference §7, §9.2): {rl, bo} x presets x protocols, beside the paper.
 
 Each cell of the grid is one ``python -m a2v_jax.search --space nb101`` run
-(:func:`a2v_jax.search.nb101.search_nb101`) of N seeds on the 108-epoch table: the ``arch2vec``
+(:func:`a2v_jax.search.nb101.run`) of N seeds on the 108-epoch table: the ``arch2vec``
 protocol (1.5e6 simulated seconds, test regret against 0.943175752957662, runs averaged by query
 index and cut at 1e6 s) and the ``q150`` protocol (150 queries). Writes ``<out>.json`` (every
 summary, with the averaged curves and each seed's final numbers; no per-query trajectories),
@@ -34,7 +34,8 @@ from a2v_jax.analysis.curves import PAPER_NB101
 from a2v_jax.data import DataError, load_nb101
 from a2v_jax.data.nb101 import BEST_TEST, NUM_CELLS
 from a2v_jax.runtime import device_name, enable_compilation_cache
-from a2v_jax.search.nb101 import search_nb101
+from a2v_jax.search.config import SearchConfig
+from a2v_jax.search.nb101 import run
 
 #: Our (method, preset) -> the paper's row.
 PAPER_ROW = {"rl": "arch2vec-RL", "bo": "arch2vec-BO"}
@@ -123,17 +124,18 @@ def run_grid(args: argparse.Namespace) -> int:
             for preset in args.presets:
                 t0 = time.perf_counter()
                 try:
-                    rep = search_nb101(
+                    config = SearchConfig(
+                        space="nb101",
                         method=method,
                         preset=preset,
                         seeds=args.seeds,
                         protocol=protocol,
                         embeddings=args.embeddings if method != "random" else None,
-                        table=table,
                         chunk_steps=args.chunk_steps,
                         devices=args.devices,
                         trajectories=False,
                     )
+                    rep = run(config, table=table)
                 except ValueError as e:
                     print(f"error: {method}/{preset} {protocol}: {e}", file=sys.stderr)
                     return 2
@@ -169,23 +171,17 @@ def run_grid(args: argparse.Namespace) -> int:
 def run_speed(args: argparse.Namespace) -> dict:
     """One seed's step times on a synthetic 423,624 x 16 pool (RL and BO, NB101 settings)."""
     import jax
-    import jax.numpy as jnp
 
-    from a2v_jax.search import get_strategy
-    from a2v_jax.search.core import ChunkedRunner, SearchEnv, max_queries_in_budget
-    from a2v_jax.search.nb101 import nb101_overrides
-    from a2v_jax.search.runner import seed_keys
+    from a2v_jax.search.core import ChunkedRunner
+    from a2v_jax.search.presets import space_overrides
+    from a2v_jax.search.report import seed_keys
+    from a2v_jax.search.runner import plan_method, pool_env
 
     rng = np.random.default_rng(0)
     p = NUM_CELLS
     cost = rng.uniform(500.0, 3000.0, p).astype(np.float32)
-    env = SearchEnv(
-        features=jnp.asarray(rng.normal(size=(p, 16)).astype(np.float32)),
-        signal=jnp.asarray(rng.uniform(0.80, 0.95, p).astype(np.float32)),
-        cost=jnp.asarray(cost),
-        budget_s=jnp.asarray(1.5e6, jnp.float32),
-        max_queries=jnp.asarray(np.iinfo(np.int32).max, jnp.int32),
-    )
+    features = rng.normal(size=(p, 16)).astype(np.float32)
+    env = pool_env(features, rng.uniform(0.80, 0.95, p).astype(np.float32), cost, 1.5e6)
     res = {
         "device": device_name(),
         "pool": [p, 16],
@@ -196,11 +192,12 @@ def run_speed(args: argparse.Namespace) -> dict:
     chunk = 16
     for method in args.methods:
         for preset in args.presets:
-            ov = nb101_overrides(method, preset)
-            if method == "bo":
-                paper = preset == "paper"
-                ov["max_obs"] = max_queries_in_budget(cost, 1.5e6, distinct=not paper, overshoot=paper)
-            runner = ChunkedRunner(get_strategy(method, preset, **ov), chunk_steps=chunk)
+            strategy, max_steps = plan_method(method, preset, env, space="nb101")
+            ov = {
+                **space_overrides(method, preset, "nb101"),
+                **({"max_obs": max_steps} if method == "bo" else {}),
+            }
+            runner = ChunkedRunner(strategy, chunk_steps=chunk)
             keys = seed_keys(np.array([1]))
             compile_s = runner.compile(env, keys)
             state = jax.block_until_ready(runner.init(env, keys))

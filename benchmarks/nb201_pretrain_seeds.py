@@ -12,7 +12,7 @@ model for 100 BO seeds on a 2-core CPU)::
 Models go to ``<runs>/nb201-<preset>-s<seed>`` (an existing complete one is reused; seed 3 of the
 ``paper`` preset is the model of ``benchmarks/results/nb201_table.md`` when ``--runs`` points at
 it). Writes ``benchmarks/results/nb201_pretrain_seeds.{json,md}``: per model and search row the
-summary of :func:`a2v_jax.search.runner.summarize`, and per search row the mean, std, min and max
+summary of :func:`a2v_jax.search.nb201.summarize`, and per search row the mean, std, min and max
 over the models of the search-seed mean.
 """
 
@@ -30,7 +30,8 @@ from a2v_jax.data import DATASETS, DataError, get_protocol, load_nb201, paths
 from a2v_jax.embed import EmbeddingsError, load_embeddings
 from a2v_jax.pretrain import PretrainConfig, run_pretraining
 from a2v_jax.runtime import device_name
-from a2v_jax.search.runner import build_pool, run_method, summarize
+from a2v_jax.search.nb201 import build_pool, summarize
+from a2v_jax.search.runner import run_method
 
 RESULTS = Path(__file__).resolve().parent / "results"
 

@@ -24,45 +24,35 @@ from pathlib import Path
 import numpy as np
 
 from a2v_jax.data import DATASETS, DataError, get_protocol, load_nb201, paths
+from a2v_jax.embed import load_embeddings
 from a2v_jax.runtime import device_name
-from a2v_jax.search import method_traits
-from a2v_jax.search.runner import build_pool, load_embeddings, run_method, summarize
+from a2v_jax.search import strategy_config
+from a2v_jax.search.nb201 import build_pool, summarize
+from a2v_jax.search.report import write_json
+from a2v_jax.search.runner import run_method
 
 RESULTS = Path(__file__).resolve().parent / "results"
 DS_LABEL = {"cifar10": "C10", "cifar100": "C100", "imagenet16": "IN16"}
 
+
+def _per_dataset(*rows: tuple[float, float, float, float]) -> dict[str, tuple[float, float, float, float]]:
+    return dict(zip(DATASETS, rows, strict=True))
+
+
 #: Reference §9.1: (valid mean, valid std, test mean, test std) per dataset, percent.
 PAPER = {
-    "RS": {
-        "cifar10": (90.93, 0.36, 93.70, 0.36),
-        "cifar100": (70.93, 1.09, 71.04, 1.07),
-        "imagenet16": (44.45, 1.10, 44.57, 1.25),
-    },
-    "REA": {
-        "cifar10": (91.19, 0.31, 93.92, 0.30),
-        "cifar100": (71.81, 1.12, 71.84, 0.99),
-        "imagenet16": (45.15, 0.89, 45.54, 1.03),
-    },
-    "REINFORCE": {
-        "cifar10": (91.09, 0.37, 93.85, 0.37),
-        "cifar100": (71.61, 1.12, 71.71, 1.09),
-        "imagenet16": (45.05, 1.02, 45.24, 1.18),
-    },
-    "BOHB": {
-        "cifar10": (90.82, 0.53, 93.61, 0.52),
-        "cifar100": (70.74, 1.29, 70.85, 1.28),
-        "imagenet16": (44.26, 1.36, 44.42, 1.49),
-    },
-    "arch2vec-RL": {
-        "cifar10": (91.32, 0.42, 94.12, 0.42),
-        "cifar100": (73.13, 0.72, 73.15, 0.78),
-        "imagenet16": (46.22, 0.30, 46.16, 0.38),
-    },
-    "arch2vec-BO": {
-        "cifar10": (91.41, 0.22, 94.18, 0.24),
-        "cifar100": (73.35, 0.32, 73.37, 0.30),
-        "imagenet16": (46.34, 0.18, 46.27, 0.37),
-    },
+    "RS": _per_dataset((90.93, 0.36, 93.70, 0.36), (70.93, 1.09, 71.04, 1.07), (44.45, 1.10, 44.57, 1.25)),
+    "REA": _per_dataset((91.19, 0.31, 93.92, 0.30), (71.81, 1.12, 71.84, 0.99), (45.15, 0.89, 45.54, 1.03)),
+    "REINFORCE": _per_dataset(
+        (91.09, 0.37, 93.85, 0.37), (71.61, 1.12, 71.71, 1.09), (45.05, 1.02, 45.24, 1.18)
+    ),
+    "BOHB": _per_dataset((90.82, 0.53, 93.61, 0.52), (70.74, 1.29, 70.85, 1.28), (44.26, 1.36, 44.42, 1.49)),
+    "arch2vec-RL": _per_dataset(
+        (91.32, 0.42, 94.12, 0.42), (73.13, 0.72, 73.15, 0.78), (46.22, 0.30, 46.16, 0.38)
+    ),
+    "arch2vec-BO": _per_dataset(
+        (91.41, 0.22, 94.18, 0.24), (73.35, 0.32, 73.37, 0.30), (46.34, 0.18, 46.27, 0.37)
+    ),
 }
 PAPER_OPTIMAL = {"cifar10": (91.61, 94.37), "cifar100": (73.49, 73.51), "imagenet16": (46.77, 47.31)}
 #: Our method name -> the paper's row.
@@ -314,11 +304,14 @@ def main(argv: list[str] | None = None) -> int:
     jobs = [(p, "arch2vec", d, m) for p in presets for d in datasets for m in methods]
     if not args.no_nb201_protocol:
         jobs += [
-            (p, "nb201", "cifar10", m) for p in presets for m in methods if not method_traits(m, p).features
+            (p, "nb201", "cifar10", m)
+            for p in presets
+            for m in methods
+            if not strategy_config(m, p).traits.features
         ]
     pools = {}
     for preset, protocol, dataset, method in jobs:
-        method_traits(method, preset)  # validates the name early
+        strategy_config(method, preset)  # validates the names early
         proto = get_protocol(protocol, dataset)
         if (preset, protocol, dataset) not in pools:
             pools[preset, protocol, dataset] = build_pool(
@@ -372,8 +365,7 @@ def _write(out_dir: Path, meta: dict, runs: list[dict]) -> None:
         for c in target_checks(runs)
     ]
     doc = {"meta": meta, "paper": PAPER, "paper_optimal": PAPER_OPTIMAL, "runs": runs, "checks": checks}
-    out_dir.mkdir(parents=True, exist_ok=True)
-    (out_dir / "nb201_table.json").write_text(json.dumps(doc, indent=1, allow_nan=False) + "\n")
+    write_json(doc, out_dir / "nb201_table.json")
     (out_dir / "nb201_table.md").write_text(render_markdown(runs, meta))
     print(f"wrote {out_dir / 'nb201_table.md'} and nb201_table.json")
 

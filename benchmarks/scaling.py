@@ -54,11 +54,12 @@ def main(argv: list[str] | None = None) -> int:
     import numpy as np
 
     from a2v_jax.data import get_protocol, load_nb201
-    from a2v_jax.embed import Embeddings, load_embeddings
     from a2v_jax.runtime import device_name
-    from a2v_jax.search import get_strategy, method_traits
-    from a2v_jax.search.core import ChunkedRunner, max_queries_in_budget
-    from a2v_jax.search.runner import build_pool, seed_keys
+    from a2v_jax.search import strategy_config
+    from a2v_jax.search.core import ChunkedRunner
+    from a2v_jax.search.nb201 import build_pool
+    from a2v_jax.search.report import seed_keys
+    from a2v_jax.search.runner import embeddings_or_random, plan_method
     from a2v_jax.sharding import describe, make_mesh
 
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -91,26 +92,10 @@ def main(argv: list[str] | None = None) -> int:
     # ----------------------------------------------------------------------------------- search
     table = load_nb201(args.data_dir)
     proto = get_protocol("arch2vec", "cifar10")
-    if args.embeddings:
-        emb = load_embeddings(args.embeddings)
-        features = args.embeddings
-    else:
-        rng = np.random.default_rng(0)
-        feats = rng.normal(size=(len(table), 16)).astype(np.float32)
-        arch = np.asarray(table.arch_str)
-        emb = Embeddings(feats, arch, np.arange(len(arch)), "", "nb201", "", -1, "benchmark", "<random>")
-        features = "random N(0, 1), 16-d"
-    traits = method_traits(args.method, args.preset)
+    emb, features = embeddings_or_random(args.embeddings, table)
+    traits = strategy_config(args.method, args.preset).traits
     pool = build_pool(table, proto, embeddings=emb, with_neighbours=traits.neighbours)
-    max_steps = max_queries_in_budget(
-        np.asarray(pool.env.cost),
-        float(pool.env.budget_s),
-        distinct=traits.distinct,
-        overshoot=traits.overshoot,
-    )
-    strategy = get_strategy(
-        args.method, args.preset, **({"max_obs": max_steps} if args.method == "bo" else {})
-    )
+    strategy, max_steps = plan_method(args.method, args.preset, pool.env)
     keys = seed_keys(np.arange(1, args.seeds + 1))
 
     search_rows, reference = [], None

@@ -30,24 +30,17 @@ import numpy as np
 
 from a2v_jax.data import get_protocol, load_nb201
 from a2v_jax.runtime import device_name
-from a2v_jax.search import get_strategy, method_traits
-from a2v_jax.search.core import ChunkedRunner, max_queries_in_budget
-from a2v_jax.search.runner import build_pool, load_embeddings, seed_keys
+from a2v_jax.search.core import ChunkedRunner
+from a2v_jax.search.nb201 import build_pool
+from a2v_jax.search.report import seed_keys
+from a2v_jax.search.runner import embeddings_or_random, plan_method
 
 ORIGINAL_RL_S_PER_SEED = 7.3
 
 
 def time_method(method: str, preset: str, pool, seeds: int, chunk_steps: int) -> dict:
     """Compile and run times of ``method`` for ``seeds`` seeds and for one seed alone."""
-    traits = method_traits(method, preset)
-    max_steps = max_queries_in_budget(
-        np.asarray(pool.env.cost),
-        float(pool.env.budget_s),
-        distinct=traits.distinct,
-        overshoot=traits.overshoot,
-    )
-    kw = {"max_obs": max_steps} if method == "bo" else {}
-    strategy = get_strategy(method, preset, **kw)
+    strategy, max_steps = plan_method(method, preset, pool.env)
     out = {"method": method, "preset": preset, "seeds": seeds, "max_steps": max_steps}
     for label, n in (("", seeds), ("one_seed_", 1)):
         keys = seed_keys(np.arange(1, n + 1))
@@ -81,15 +74,7 @@ def main(argv: list[str] | None = None) -> int:
 
     table = load_nb201(args.data_dir)
     proto = get_protocol("arch2vec", "cifar10")
-    if args.embeddings:
-        emb = load_embeddings(args.embeddings)
-        features = args.embeddings
-    else:
-        from a2v_jax.search.runner import Embeddings
-
-        rng = np.random.default_rng(0)
-        emb = Embeddings("<random>", rng.normal(size=(len(table), 16)).astype(np.float32), table.arch_str, {})
-        features = "random N(0, 1), 16-d"
+    emb, features = embeddings_or_random(args.embeddings, table)
     pool = build_pool(table, proto, embeddings=emb, with_neighbours=True)
     results = []
     for method in args.methods.split(","):

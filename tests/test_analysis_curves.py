@@ -104,17 +104,13 @@ def test_search_table__rows_and_markdown():
 
 
 def test_search_curves__end_to_end_with_the_runner(synthetic_table):
-    from a2v_jax.search import runner
+    from a2v_jax.search import nb201
+    from a2v_jax.search.config import SearchConfig
 
-    rep = runner.search(
-        dataset="cifar10",
-        method="random",
-        preset="default",
-        seeds=3,
-        table=synthetic_table,
-        progress=False,
-        budget_s=20_000.0,
+    config = SearchConfig(
+        dataset="cifar10", method="random", preset="default", seeds=3, progress=False, budget_s=20_000.0
     )
+    rep = nb201.run(config, table=synthetic_table)
     c = search_curves(rep, synthetic_table, x="queries", metric="test")
     final = np.array([r["test_mean"] for r in rep["runs"]])
     np.testing.assert_allclose(c.values[:, -1], final)

@@ -79,3 +79,37 @@ def test_space_of_ids__recognises_each_space():
     assert space_of_ids(np.array(["0123456789abcdef0123456789abcdef"])) == "nb101"
     assert space_of_ids(np.array(["0123456789012345"])) == "darts"
     assert space_of_ids(np.array(["a"])) is None
+
+
+def test_load_embeddings__clear_errors(tmp_path):
+    with pytest.raises(EmbeddingsError, match="not found"):
+        load_embeddings(tmp_path / "missing.npz")
+    np.savez(tmp_path / "nokey.npz", features=np.zeros((2, 16), np.float32))
+    with pytest.raises(EmbeddingsError, match=r"missing key\(s\) \['arch_str'\]"):
+        load_embeddings(tmp_path / "nokey.npz")
+    np.savez(
+        tmp_path / "shape.npz", features=np.zeros((2, 16), np.float32), arch_str=np.array(["a", "b", "c"])
+    )
+    with pytest.raises(EmbeddingsError, match="'arch_str' must be"):
+        load_embeddings(tmp_path / "shape.npz")
+    f = np.zeros((2, 16), np.float32)
+    f[1, 3] = np.nan
+    np.savez(tmp_path / "nan.npz", features=f, arch_str=np.array(["a", "b"]))
+    with pytest.raises(EmbeddingsError, match="row 1 \\(b\\) is not finite"):
+        load_embeddings(tmp_path / "nan.npz")
+    (tmp_path / "junk.npz").write_bytes(b"not a zip")
+    with pytest.raises(EmbeddingsError, match="not an .npz \\(zip\\) archive"):
+        load_embeddings(tmp_path / "junk.npz")
+
+
+def test_load_embeddings__one_loader_for_pretraining_and_search(tmp_path):
+    from a2v_jax import embed
+    from a2v_jax.search import nb201
+
+    assert nb201.load_embeddings is embed.load_embeddings
+    assert issubclass(embed.EmbeddingsNotFoundError, FileNotFoundError)
+    np.savez(tmp_path / "min.npz", features=np.ones((2, 3), np.float64), arch_str=np.array(["a", "b"]))
+    emb = embed.load_embeddings(tmp_path / "min.npz")  # hand-made: metadata reported as unknown
+    assert emb.features.dtype == np.float32 and list(emb.index) == [-1, -1]
+    assert emb.meta == {"checkpoint": "", "space": "", "preset": "", "seed": -1, "order": ""}
+    assert emb.path == str(tmp_path / "min.npz")

@@ -7,7 +7,7 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from a2v_jax.search import get_strategy
+from a2v_jax.search import get_strategy, strategy_config
 from a2v_jax.search.baselines import REAConfig, _paper_mutation, make_rea
 from a2v_jax.search.core import ChunkedRunner, SearchEnv, one_edit_neighbours, run, run_population
 from a2v_jax.spaces.nb201 import all_codes
@@ -103,7 +103,7 @@ def test_rea__children_are_one_edit_mutants_of_the_population(preset):
         max_queries=jnp.int32(10**6),
         neighbours=jnp.asarray(one_edit_neighbours(codes, 5)),
     )
-    cfg = REAConfig.for_preset(preset)
+    cfg = strategy_config("rea", preset)
     strat = make_rea(cfg)
     state = strat.init(env, jax.random.key(0))
     step = jax.jit(strat.step)
@@ -111,7 +111,7 @@ def test_rea__children_are_one_edit_mutants_of_the_population(preset):
     for t in range(60):
         pop_before = set(np.asarray(state.pop_idx)[: int(state.n_pop)].tolist())
         evolving = int(state.n_pop) == cfg.population
-        state, rec = step(state, env, jax.random.key(t))
+        state, rec = step(state, env, jax.random.key(t), jnp.uint32(t))
         assert bool(rec.accepted)
         if evolving:
             assert any(int(rec.idx) in nbrs[m] for m in pop_before)
@@ -121,7 +121,7 @@ def test_rea__children_are_one_edit_mutants_of_the_population(preset):
 
 
 def test_rea_paper__mutation_draws_the_node_first():
-    cfg = REAConfig.for_preset("paper")
+    cfg = strategy_config("rea", "paper")
     nbrs = jnp.arange(24, dtype=jnp.int32)  # column ids stand for themselves
     keys = jax.random.split(jax.random.key(0), 12000)
     cols = np.asarray(jax.vmap(lambda k: _paper_mutation(cfg, nbrs, k))(keys))
@@ -170,7 +170,7 @@ def test_baseline_presets__validated():
     with pytest.raises(ValueError, match="unknown preset"):
         get_strategy("random", "fast")
     with pytest.raises(ValueError, match="population"):
-        REAConfig(population=0)
-    paper = REAConfig.for_preset("paper")  # NAS-Bench-201's R-EA.sh
+        REAConfig(revisit=False, population=0)
+    paper = strategy_config("rea", "paper")  # NAS-Bench-201's R-EA.sh
     assert (paper.population, paper.sample_size, paper.revisit) == (10, 3, True)
-    assert not REAConfig.for_preset("default").revisit
+    assert not strategy_config("rea", "default").revisit

@@ -10,14 +10,16 @@ import numpy as np
 import pytest
 from scipy import stats
 
+from a2v_jax.search import strategy_config
 from a2v_jax.search.bo import (
     BOConfig,
     expected_improvement,
+    fixed_target_ei,
     log_expected_improvement,
     make_bo,
     select_top,
 )
-from a2v_jax.search.core import ChunkedRunner, SearchEnv, run, run_population
+from a2v_jax.search.core import ChunkedRunner, SearchEnv, Strategy, run, run_population
 from a2v_jax.surrogates.dngo import DNGOConfig
 
 SMALL_DNGO = dict(hidden=16, epochs=4, hyper_grid=5, hyper_refine=2, beta_bisect=12)
@@ -44,7 +46,7 @@ def _cfg(preset="default", **kw) -> BOConfig:
     kw.setdefault("max_obs", 24)
     kw.setdefault("pool_chunk", 64)
     dngo = DNGOConfig(likelihood="paper" if paper else "exact", normalize_output=not paper, **SMALL_DNGO)
-    return BOConfig(preset=preset, dngo=dngo, **kw)
+    return strategy_config("bo", preset, dngo=dngo, **kw)
 
 
 @functools.cache
@@ -138,9 +140,16 @@ def test_bo__vmapped_seeds_equal_separate_runs():
 def test_bo__chunked_runner_equals_one_scan_and_does_not_retrace():
     cfg, env = _cfg("default"), _env(budget=14.0)
     keys = jax.vmap(jax.random.key)(jnp.arange(2, dtype=jnp.uint32))
-    runner = ChunkedRunner(make_bo(cfg), chunk_steps=6)
+    strat = make_bo(cfg)
+    traces = []
+
+    def step(state, env, key, t):
+        traces.append(t)  # runs while tracing only
+        return strat.step(state, env, key, t)
+
+    runner = ChunkedRunner(Strategy(strat.init, step), chunk_steps=6)
     state, rec = runner(env, keys, max_steps=24)
-    assert runner.traces == 1 and rec.idx.shape[1] < 24  # stopped early: every seed was done
+    assert len(traces) == 1 and rec.idx.shape[1] < 24  # stopped early: every seed was done
     for s in range(2):
         _, ref = _run(cfg, env, s)
         _assert_same_queries(rec, s, jax.tree.map(lambda x: x[: rec.idx.shape[1]], ref))
@@ -155,14 +164,15 @@ def test_bo__topk_queries_each_proposal_once():
     assert np.asarray(state.queue).shape == (3,)
 
 
-@pytest.mark.parametrize("preset", ["default", "paper"])
-def test_expected_improvement__equals_its_closed_form(preset):
+@pytest.mark.parametrize("formula", ["incumbent", "fixed_target"])
+def test_expected_improvement__equals_its_closed_form(formula):
     rng = np.random.default_rng(0)
     mean = rng.uniform(0.5, 0.95, 50)
     var = rng.uniform(1e-3, 0.5, 50)
-    best = 0.9 if preset == "default" else 1.0
-    got = np.asarray(expected_improvement(jnp.asarray(mean), jnp.asarray(var), best, preset), np.float64)
-    s = np.sqrt(var) if preset == "default" else var  # the paper puts the variance where sigma goes
+    best = 0.9 if formula == "incumbent" else 1.0
+    ei = expected_improvement if formula == "incumbent" else fixed_target_ei
+    got = np.asarray(ei(jnp.asarray(mean), jnp.asarray(var), best), np.float64)
+    s = np.sqrt(var) if formula == "incumbent" else var  # the original puts the variance where sigma goes
     u = (mean - best) / s
     want = s * (stats.norm.pdf(u) + u * stats.norm.cdf(u))
     np.testing.assert_allclose(got, want, rtol=2e-4, atol=1e-7)
@@ -178,7 +188,7 @@ def test_log_expected_improvement__matches_float64_where_ei_underflows():
     want = np.log(sigma) + np.log(stats.norm.pdf(zz) + zz * stats.norm.cdf(zz))
     np.testing.assert_allclose(got, want, rtol=1e-4, atol=1e-3)
     assert np.all(np.diff(got[:400]) > 0)  # monotone: a usable ranking where the EI is 0
-    ei = np.asarray(expected_improvement(jnp.asarray(mean), jnp.asarray(sigma**2), best, "default"))
+    ei = np.asarray(expected_improvement(jnp.asarray(mean), jnp.asarray(sigma**2), best))
     assert np.sum(ei[:400] == 0) > 100  # ... which the plain EI is not
 
 
@@ -194,24 +204,30 @@ def test_select_top__ties_broken_by_priority_and_masks_respected():
 
 
 def test_bo_config__presets_and_validation():
-    paper, default = BOConfig(preset="paper"), BOConfig()
+    paper, default = strategy_config("bo", "paper"), strategy_config("bo", "default")
     assert (paper.acquisition, paper.dedup, paper.overshoot, paper.dngo.likelihood) == (
-        "paper",
+        "fixed_target",
         False,
         True,
         "paper",
     )
     assert (default.acquisition, default.dedup, default.overshoot, default.dngo.likelihood) == (
-        "default",
+        "incumbent",
         True,
         False,
         "exact",
     )
     assert default.dngo.normalize_output and not paper.dngo.normalize_output
-    assert BOConfig(preset="paper", dedup=True).dedup is True  # an explicit field wins
+    assert (paper.init_size, default.init_size, default.dngo.epochs) == (16, 8, 50)
+    assert strategy_config("bo", "paper", dedup=True).dedup is True  # an explicit field wins
+    nb101 = strategy_config("bo", "paper", "nb101")
+    assert (nb101.topk, nb101.ei_target, nb101.fit_key, nb101.dedup) == (5, 0.95, "run", False)
+    assert strategy_config("bo", "paper", "darts").dedup  # the DARTS script's de-duplication works
     with pytest.raises(ValueError, match="preset"):
-        BOConfig(preset="faithful")
+        strategy_config("bo", "faithful")
+    with pytest.raises(ValueError, match="acquisition"):
+        strategy_config("bo", "paper", acquisition="paper")
     with pytest.raises(ValueError, match="max_obs"):
-        BOConfig(init_size=16, max_obs=8)
+        strategy_config("bo", "paper", max_obs=8)
     with pytest.raises(ValueError, match="init_size"):
         make_bo(_cfg(init_size=8)).init(_env(pool=5), jax.random.key(0))

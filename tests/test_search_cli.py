@@ -11,7 +11,8 @@ import pytest
 
 from a2v_jax.data import DATASETS, NB201DatasetResults, NB201Table
 from a2v_jax.search import __main__ as cli
-from a2v_jax.search import runner
+from a2v_jax.search import nb201
+from a2v_jax.search.config import SearchConfig
 from a2v_jax.spaces.nb201 import all_codes, arch_str_from_codes
 
 REPO = Path(__file__).resolve().parents[1]
@@ -66,13 +67,13 @@ def write_embeddings(path: Path, arch_str, d=16, seed=0) -> Path:
 @pytest.fixture
 def table(monkeypatch):
     t = synthetic_table()
-    monkeypatch.setattr(runner, "load_nb201", lambda *a, **k: t)
+    monkeypatch.setattr(nb201, "load_nb201", lambda *a, **k: t)
     return t
 
 
 def _check_report(rep: dict, table: NB201Table, method: str, n_seeds: int, pool_rows=None, overshoot=False):
     s = rep["summary"]
-    assert set(runner.SUMMARY_KEYS) <= set(s)
+    assert set(nb201.SUMMARY_KEYS) <= set(s)
     assert s["method"] == method and s["seeds"] == n_seeds == len(rep["runs"])
     ds = s["dataset"]
     budget = s["budget_s"]
@@ -172,45 +173,14 @@ def test_cli__nb201_protocol_reports_every_dataset(table, tmp_path):
 
 def test_search__rl_needs_embeddings_and_they_must_match(table, tmp_path):
     with pytest.raises(ValueError, match="--embeddings"):
-        runner.search(dataset="cifar10", method="rl", preset="default", seeds=1, progress=False)
+        nb201.run(SearchConfig(dataset="cifar10", method="rl", preset="default", seeds=1, progress=False))
     bad = write_embeddings(tmp_path / "bad.npz", ["|none~0|+|none~0|none~1|+|none~0|none~1|conv~2|"])
-    with pytest.raises(runner.EmbeddingsError, match="does not match the table"):
-        runner.search(
-            dataset="cifar10", method="rl", preset="default", seeds=1, embeddings=bad, progress=False
+    with pytest.raises(nb201.EmbeddingsError, match="does not match the table"):
+        nb201.run(
+            SearchConfig(
+                dataset="cifar10", method="rl", preset="default", seeds=1, embeddings=bad, progress=False
+            )
         )
-
-
-def test_load_embeddings__clear_errors(tmp_path):
-    with pytest.raises(runner.EmbeddingsError, match="not found"):
-        runner.load_embeddings(tmp_path / "missing.npz")
-    np.savez(tmp_path / "nokey.npz", features=np.zeros((2, 16), np.float32))
-    with pytest.raises(runner.EmbeddingsError, match=r"missing key\(s\) \['arch_str'\]"):
-        runner.load_embeddings(tmp_path / "nokey.npz")
-    np.savez(
-        tmp_path / "shape.npz", features=np.zeros((2, 16), np.float32), arch_str=np.array(["a", "b", "c"])
-    )
-    with pytest.raises(runner.EmbeddingsError, match="'arch_str' must be"):
-        runner.load_embeddings(tmp_path / "shape.npz")
-    f = np.zeros((2, 16), np.float32)
-    f[1, 3] = np.nan
-    np.savez(tmp_path / "nan.npz", features=f, arch_str=np.array(["a", "b"]))
-    with pytest.raises(runner.EmbeddingsError, match="row 1 \\(b\\) is not finite"):
-        runner.load_embeddings(tmp_path / "nan.npz")
-    (tmp_path / "junk.npz").write_bytes(b"not a zip")
-    with pytest.raises(runner.EmbeddingsError, match="cannot read it as an .npz"):
-        runner.load_embeddings(tmp_path / "junk.npz")
-
-
-def test_load_embeddings__one_loader_for_pretraining_and_search(tmp_path):
-    from a2v_jax import embed
-
-    assert runner.load_embeddings is embed.load_embeddings
-    assert issubclass(embed.EmbeddingsNotFoundError, FileNotFoundError)
-    np.savez(tmp_path / "min.npz", features=np.ones((2, 3), np.float64), arch_str=np.array(["a", "b"]))
-    emb = embed.load_embeddings(tmp_path / "min.npz")  # hand-made: metadata reported as unknown
-    assert emb.features.dtype == np.float32 and list(emb.index) == [-1, -1]
-    assert emb.meta == {"checkpoint": "", "space": "", "preset": "", "seed": -1, "order": ""}
-    assert emb.path == str(tmp_path / "min.npz")
 
 
 @pytest.mark.skipif(

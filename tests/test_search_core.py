@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 from flax import struct
 
-from a2v_jax.search import get_strategy, method_traits
+from a2v_jax.search import get_strategy, strategy_config
 from a2v_jax.search.core import (
     ChunkedRunner,
     QueryLog,
@@ -116,11 +116,23 @@ def test_run__same_key_same_result_and_keys_matter():
     assert not np.array_equal(a.idx, c.idx)
 
 
+def _counting(strat: Strategy) -> tuple[Strategy, list[int]]:
+    """The strategy with a step that counts how often it is traced."""
+    traces = [0]
+
+    def step(state, env, key, t):
+        traces[0] += 1
+        return strat.step(state, env, key, t)
+
+    return Strategy(strat.init, step), traces
+
+
 def test_chunked_runner__equals_one_scan_and_does_not_retrace():
     env = make_env()
     strat = get_strategy("random", "default")
     keys = jax.vmap(jax.random.key)(jnp.arange(1, 5))
-    runner = ChunkedRunner(strat, chunk_steps=8)
+    counted, traces = _counting(strat)
+    runner = ChunkedRunner(counted, chunk_steps=8)
     state, rec = runner(env, keys, 40)
     t = rec.idx.shape[1]
     assert t % 8 == 0 and t <= 40
@@ -129,7 +141,17 @@ def test_chunked_runner__equals_one_scan_and_does_not_retrace():
     for a, b in zip(_numpy(rec), _numpy(ref), strict=True):
         np.testing.assert_array_equal(a, b)
     runner(env, keys, 40)
-    assert runner.traces == 1
+    assert traces[0] == 1
+
+
+def test_run_population__compiles_once_per_strategy():
+    env = make_env()
+    counted, traces = _counting(get_strategy("random", "default"))
+    keys = jax.vmap(jax.random.key)(jnp.arange(1, 4))
+    a = _numpy(run_population(counted, env, keys, 12)[1])
+    b = _numpy(run_population(counted, env, keys, 12)[1])
+    assert traces[0] == 1
+    np.testing.assert_array_equal(a.idx, b.idx)
 
 
 @struct.dataclass
@@ -138,7 +160,7 @@ class _ClockState:
     seen: jax.Array  # (8,) uint32
 
 
-def test_chunked_runner__clocked_strategy_gets_the_global_step():
+def test_chunked_runner__step_gets_the_global_step():
     def init(env, key):
         return _ClockState(log=init_log(env.pool_size), seen=jnp.zeros((8,), jnp.uint32))
 
@@ -146,7 +168,7 @@ def test_chunked_runner__clocked_strategy_gets_the_global_step():
         log, rec = record_query(state.log, env, jnp.int32(0))
         return _ClockState(log=log, seen=state.seen.at[t % 8].set(t)), rec
 
-    strat = Strategy(init, step, clocked=True)
+    strat = Strategy(init, step)
     runner = ChunkedRunner(strat, chunk_steps=4)
     env = make_env(budget=1e9)
     state, _ = runner(env, jax.vmap(jax.random.key)(jnp.arange(2)), 8)
@@ -207,11 +229,19 @@ def test_random_unvisited__uniform_over_the_free_architectures():
     assert not bool(random_unvisited(jax.random.key(1), all_blocked, jnp.int32(0))[1])
 
 
-def test_method_traits__match_the_strategies():
-    assert method_traits("rl", "paper").overshoot and not method_traits("rl", "default").overshoot
-    assert not method_traits("random", "paper").distinct and method_traits("random", "default").distinct
+def test_traits__carried_by_the_configs():
+    def traits(method, preset):
+        return strategy_config(method, preset).traits
+
+    assert traits("rl", "paper").overshoot and not traits("rl", "default").overshoot
+    assert not traits("random", "paper").distinct and traits("random", "default").distinct
+    assert not traits("bo", "paper").distinct and traits("bo", "default").distinct
+    assert traits("rea", "paper").neighbours and traits("ls", "default").neighbours
+    assert traits("rl", "default").features and not traits("ls", "paper").features
     with pytest.raises(ValueError, match="unknown search method"):
-        method_traits("dqn", "paper")
+        strategy_config("dqn", "paper")
+    with pytest.raises(ValueError, match="unknown preset"):
+        strategy_config("rl", "fast")
 
 
 def _ring_neighbours(p: int) -> np.ndarray:

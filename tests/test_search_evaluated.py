@@ -8,11 +8,10 @@ import jax
 import numpy as np
 import pytest
 
-from a2v_jax.search.bo import BOConfig, make_bo
+from a2v_jax.search import get_strategy
 from a2v_jax.search.core import SearchEnv, run
 from a2v_jax.search.evaluated import (
     EvaluationError,
-    darts_strategy,
     evaluated_search,
     load_table,
     table_evaluator,
@@ -30,6 +29,13 @@ def pool():
     cells = cells[np.sort(first)][:60]
     feats = np.random.default_rng(1).normal(size=(len(cells), 4)).astype(np.float32)
     return cells, feats
+
+
+def darts_strategy(method: str, preset: str, num_queries: int):
+    """The DARTS search's strategy, as the ``--space darts`` driver builds it."""
+    return get_strategy(
+        method, preset, "darts", **({"max_obs": max(num_queries, 16)} if method == "bo" else {})
+    )
 
 
 @pytest.fixture(scope="module")
@@ -128,7 +134,7 @@ def test_evaluated_search__paper_presets_make_exact_distinct_queries(pool, metho
 
 def test_evaluated_search__revisits_reuse_the_stored_result(pool):
     cells, feats = pool
-    strat = make_bo(BOConfig(preset="paper", init_size=4, max_obs=16))  # no de-duplication
+    strat = get_strategy("bo", "paper", init_size=4, max_obs=16)  # NB201's: no de-duplication
     calls = []
 
     def ev(i):

@@ -228,22 +228,29 @@ def test_nb101_protocol_arrays__signal_and_cost(table):
         get_nb101_protocol("q100")
 
 
-def test_nb101_overrides__the_original_nb101_settings():
-    from a2v_jax.search import get_strategy  # noqa: F401 (the overrides must build)
-    from a2v_jax.search.bo import BOConfig
-    from a2v_jax.search.rl import RLConfig
+def test_nb101_presets__the_original_nb101_settings():
+    from a2v_jax.search import get_strategy, strategy_config
 
-    rl = RLConfig.for_preset("paper", **nb101.nb101_overrides("rl", "paper"))
+    rl = strategy_config("rl", "paper", "nb101")
     assert (rl.skip_nearest, rl.baseline, rl.baseline_value, rl.block_initial) == (
         False,
         "constant",
         0.95,
         True,
     )
-    assert RLConfig.for_preset("default", **nb101.nb101_overrides("rl", "default")).skip_nearest is False
-    bo = BOConfig(preset="paper", **nb101.nb101_overrides("bo", "paper"))
-    assert (bo.topk, bo.ei_target, bo.fit_key, bo.init_size, bo.acquisition) == (5, 0.95, "run", 16, "paper")
-    assert BOConfig(preset="default", **nb101.nb101_overrides("bo", "default")).topk == 5
+    assert strategy_config("rl", "default", "nb101").skip_nearest is False
+    bo = strategy_config("bo", "paper", "nb101")
+    assert (bo.topk, bo.ei_target, bo.fit_key, bo.init_size, bo.acquisition) == (
+        5,
+        0.95,
+        "run",
+        16,
+        "fixed_target",
+    )
+    assert strategy_config("bo", "default", "nb101").topk == 5
+    for method in nb101.NB101_METHODS:
+        for preset in ("paper", "default"):
+            get_strategy(method, preset, "nb101")  # every NB101 config builds
 
 
 def test_regret_at__plot_cdf_rule():

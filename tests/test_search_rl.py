@@ -9,11 +9,11 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
+from a2v_jax.search import strategy_config
 from a2v_jax.search.core import ChunkedRunner, SearchEnv, run, run_population
 from a2v_jax.search.rl import (
     RLConfig,
     episode_grads,
-    episode_loss,
     gaussian_log_prob,
     init_policy,
     make_rl,
@@ -38,6 +38,25 @@ def make_env(p=300, d=16, budget=1e9, seed=0, cost=None) -> SearchEnv:
 
 def _np(tree):
     return jax.tree.map(np.asarray, tree)
+
+
+def episode_loss(params, xs, actions, advantages, mask, sigma):
+    """REINFORCE loss of one episode re-run from a zero LSTM state: the oracle of ``episode_grads``.
+
+    ``L = sum_t mask_t * (-log N(a_t; m_t, sigma^2 I)) * A_t / max(sum_t mask_t, 1)``.
+    """
+    hidden = params["lstm"]["w_hh"].shape[0]
+    zeros = jnp.zeros((hidden,), xs.dtype)
+
+    def body(carry, x):
+        h, c = carry
+        mean, h, c, _ = policy_step(params, x, h, c)
+        return (h, c), mean
+
+    _, means = jax.lax.scan(body, (zeros, zeros), xs)  # (E, D)
+    logp = gaussian_log_prob(actions, means, sigma)  # (E,)
+    m = mask.astype(logp.dtype)
+    return -jnp.sum(m * logp * advantages) / jnp.maximum(jnp.sum(m), 1.0)
 
 
 def test_policy_step__pytorch_lstm_cell_equations():
@@ -106,7 +125,7 @@ def test_nearest_index__paper_skips_the_nearest_of_the_whole_pool():
 @pytest.mark.parametrize("preset", ["paper", "default"])
 def test_rl__vmapped_seeds_equal_separate_runs(preset):
     env = make_env(budget=600.0)
-    strat = make_rl(RLConfig.for_preset(preset))
+    strat = make_rl(strategy_config("rl", preset))
     keys = jax.vmap(jax.random.key)(jnp.arange(1, 4))
     _, recs = run_population(strat, env, keys, 40)
     one = jax.jit(lambda k: run(strat, env, k, 40))
@@ -119,7 +138,7 @@ def test_rl__vmapped_seeds_equal_separate_runs(preset):
 
 def test_rl__same_key_same_result():
     env = make_env(budget=600.0)
-    strat = make_rl(RLConfig.for_preset("default"))
+    strat = make_rl(strategy_config("rl", "default"))
     fn = jax.jit(lambda k: run(strat, env, k, 40))
     a, b, c = (_np(fn(jax.random.key(k))) for k in (5, 5, 6))
     for x, y in zip(jax.tree.leaves(a), jax.tree.leaves(b), strict=True):
@@ -130,7 +149,7 @@ def test_rl__same_key_same_result():
 @pytest.mark.parametrize("preset", ["paper", "default"])
 def test_rl__budget_no_revisits_and_initial_state(preset):
     env = make_env(budget=800.0)
-    cfg = RLConfig.for_preset(preset)
+    cfg = strategy_config("rl", preset)
     strat = make_rl(cfg)
     keys = jax.vmap(jax.random.key)(jnp.arange(1, 9))
     runner = ChunkedRunner(strat, chunk_steps=16)
@@ -156,7 +175,7 @@ def test_rl__budget_no_revisits_and_initial_state(preset):
 @pytest.mark.parametrize("preset", ["paper", "default"])
 def test_rl__policy_learns_to_follow_the_reward(preset):
     env = make_env(p=2000, cost=1.0)
-    strat = make_rl(RLConfig.for_preset(preset))
+    strat = make_rl(strategy_config("rl", preset))
     keys = jax.vmap(jax.random.key)(jnp.arange(16))
     _, rec = run_population(strat, env, keys, 128)
     sig = np.asarray(rec.signal)
@@ -166,7 +185,7 @@ def test_rl__policy_learns_to_follow_the_reward(preset):
 
 def test_rl__policy_updates_once_per_episode_and_resets_the_lstm():
     env = make_env(cost=1.0)
-    strat = make_rl(RLConfig.for_preset("default"))
+    strat = make_rl(strategy_config("rl", "default"))
     state = strat.init(env, jax.random.key(0))
     p0 = _np(state.params)
     step = jax.jit(strat.step)
@@ -179,7 +198,7 @@ def test_rl__policy_updates_once_per_episode_and_resets_the_lstm():
 
 
 def test_rl_config__presets_and_validation():
-    paper = RLConfig.for_preset("paper")
+    paper = strategy_config("rl", "paper")
     assert (paper.baseline, paper.baseline_value, paper.skip_nearest, paper.block_initial) == (
         "constant",
         0.4,
@@ -187,9 +206,12 @@ def test_rl_config__presets_and_validation():
         True,
     )
     assert paper.episode == 16 and paper.lr == 1e-2 and paper.sigma == 1.0 and paper.hidden == 128
-    default = RLConfig.for_preset("default")
+    default = strategy_config("rl", "default")
     assert not default.skip_nearest and default.baseline == "ema" and not default.overshoot
-    with pytest.raises(ValueError, match="unknown RL preset"):
-        RLConfig.for_preset("fast")
+    assert isinstance(paper, RLConfig) and paper.overshoot and paper.gamma is None
+    with pytest.raises(ValueError, match="unknown preset"):
+        strategy_config("rl", "fast")
     with pytest.raises(ValueError, match="baseline"):
-        RLConfig.for_preset("default", baseline="moving")
+        strategy_config("rl", "default", baseline="moving")
+    nb101 = strategy_config("rl", "paper", "nb101")  # the NB101 script: no skip, baseline 0.95
+    assert (nb101.skip_nearest, nb101.baseline_value, nb101.block_initial) == (False, 0.95, True)

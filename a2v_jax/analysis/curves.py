@@ -1,6 +1,6 @@
 """Search curves and tables from ``python -m a2v_jax.search`` reports.
 
-A report (:func:`a2v_jax.search.runner.search`) holds, for every seed, the trajectory of accepted
+A report (:func:`a2v_jax.search.nb201.run`) holds, for every seed, the trajectory of accepted
 queries: simulated seconds spent, the incumbent's benchmark index and the best signal so far.
 :func:`search_curves` turns that into the incumbent's accuracy or regret on a common grid of queries
 or simulated seconds, one row per seed, for mean +- band plots; :func:`search_table` gives the

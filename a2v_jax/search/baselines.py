@@ -3,7 +3,7 @@
 All three are :class:`~a2v_jax.search.core.Strategy` pairs making one query per step, with the
 simulated-seconds budget of the protocol; none of them uses the latent features.
 
-Presets:
+Presets (the table in :mod:`a2v_jax.search.presets`):
 
 ``paper`` -- as NAS-Bench-201 ran them (``exps/NAS-Bench-201-algos/{RANDOM,R_EA}.py``, the
 numbers the arch2vec table copies):
@@ -40,6 +40,7 @@ import jax.numpy as jnp
 from flax import struct
 
 from a2v_jax.search.core import (
+    MethodTraits,
     QueryLog,
     SearchEnv,
     StepRecord,
@@ -48,13 +49,6 @@ from a2v_jax.search.core import (
     random_unvisited,
     record_query,
 )
-
-PRESETS = ("paper", "default")
-
-
-def _check_preset(name: str, preset: str) -> None:
-    if preset not in PRESETS:
-        raise ValueError(f"unknown {name} preset {preset!r}; expected one of {PRESETS}")
 
 
 def _neighbours(env: SearchEnv, method: str) -> chex.Array:
@@ -74,21 +68,18 @@ class RandomConfig:
     """Random search.
 
     Attributes:
-      preset: ``paper`` or ``default``.
       with_replacement: draw uniformly each time (a repeat is re-charged) instead of without
         replacement.
     """
 
-    preset: str = "default"
-    with_replacement: bool = False
+    with_replacement: bool
 
-    @classmethod
-    def for_preset(cls, preset: str, **overrides) -> RandomConfig:
-        """``paper``: with replacement (NAS-Bench-201); ``default``: without."""
-        _check_preset("random", preset)
-        base = dict(with_replacement=preset == "paper")
-        base.update(overrides)
-        return cls(preset=preset, **base)
+    @property
+    def traits(self) -> MethodTraits:
+        """Distinct unless drawing with replacement; ignores the features."""
+        return MethodTraits(
+            distinct=not self.with_replacement, overshoot=False, neighbours=False, features=False
+        )
 
 
 @struct.dataclass
@@ -109,7 +100,10 @@ def make_random(cfg: RandomConfig) -> Strategy:
     def init(env: SearchEnv, key: chex.PRNGKey) -> RandomState:
         return RandomState(log=init_log(env.pool_size))
 
-    def step(state: RandomState, env: SearchEnv, key: chex.PRNGKey) -> tuple[RandomState, StepRecord]:
+    def step(
+        state: RandomState, env: SearchEnv, key: chex.PRNGKey, t: chex.Array
+    ) -> tuple[RandomState, StepRecord]:
+        del t  # one query per step, whatever the step index
         if cfg.with_replacement:
             idx = jax.random.randint(key, (), 0, env.pool_size, dtype=jnp.int32)
             found = jnp.ones((), bool)
@@ -129,21 +123,19 @@ class REAConfig:
     """Regularised (aging) evolution, Real et al. 2019, as run by NAS-Bench-201.
 
     Attributes:
-      preset: ``paper`` or ``default``.
-      population: population size (NAS-Bench-201: 10).
-      sample_size: tournament size, drawn with replacement (NAS-Bench-201: 3).
       revisit: paper behaviour: random cells and children may repeat (re-charged), and the
         mutated edge is drawn node-first (NAS-Bench-201's ``mutate_arch``). False: children are
         uniformly random unvisited one-edit neighbours.
+      population: population size (NAS-Bench-201: 10).
+      sample_size: tournament size, drawn with replacement (NAS-Bench-201: 3).
       nodes_edges: static; for ``revisit``: the edge ranges of each node in op-code order
         (NB201: node 1 has edge 0, node 2 edges 1-2, node 3 edges 3-5).
       num_ops: ops per edge (NB201: 5).
     """
 
-    preset: str = "default"
+    revisit: bool
     population: int = 10
     sample_size: int = 3
-    revisit: bool = False
     nodes_edges: tuple[tuple[int, int], ...] = ((0, 1), (1, 3), (3, 6))
     num_ops: int = 5
 
@@ -154,13 +146,10 @@ class REAConfig:
                 f"{self.sample_size}"
             )
 
-    @classmethod
-    def for_preset(cls, preset: str, **overrides) -> REAConfig:
-        """``paper``: NAS-Bench-201's REA with repeats; ``default``: unvisited children."""
-        _check_preset("rea", preset)
-        base = dict(revisit=preset == "paper")
-        base.update(overrides)
-        return cls(preset=preset, **base)
+    @property
+    def traits(self) -> MethodTraits:
+        """Distinct unless revisiting; needs the neighbour table; ignores the features."""
+        return MethodTraits(distinct=not self.revisit, overshoot=False, neighbours=True, features=False)
 
 
 @struct.dataclass
@@ -200,7 +189,10 @@ def make_rea(cfg: REAConfig) -> Strategy:
             head=jnp.zeros((), jnp.int32),
         )
 
-    def step(state: REAState, env: SearchEnv, key: chex.PRNGKey) -> tuple[REAState, StepRecord]:
+    def step(
+        state: REAState, env: SearchEnv, key: chex.PRNGKey, t: chex.Array
+    ) -> tuple[REAState, StepRecord]:
+        del t  # one query per step, whatever the step index
         nbr_table = _neighbours(env, "rea")
         p = env.pool_size
         k_rand, k_tour, k_mut = jax.random.split(key, 3)
@@ -247,19 +239,12 @@ def make_rea(cfg: REAConfig) -> Strategy:
 
 @dataclasses.dataclass(frozen=True)
 class LSConfig:
-    """Best-improvement local search with random restarts (the same in both presets).
+    """Best-improvement local search with random restarts (no settings; the same in both presets)."""
 
-    Attributes:
-      preset: ``paper`` or ``default`` (recorded only: the paper has no local search).
-    """
-
-    preset: str = "default"
-
-    @classmethod
-    def for_preset(cls, preset: str, **overrides) -> LSConfig:
-        """Local search for either preset name."""
-        _check_preset("ls", preset)
-        return cls(preset=preset, **overrides)
+    @property
+    def traits(self) -> MethodTraits:
+        """Never repeats a query; needs the neighbour table; ignores the features."""
+        return MethodTraits(distinct=True, overshoot=False, neighbours=True, features=False)
 
 
 @struct.dataclass
@@ -284,7 +269,8 @@ def make_ls(cfg: LSConfig) -> Strategy:
         _neighbours(env, "ls")
         return LSState(log=init_log(env.pool_size), center=jnp.full((), -1, jnp.int32))
 
-    def step(state: LSState, env: SearchEnv, key: chex.PRNGKey) -> tuple[LSState, StepRecord]:
+    def step(state: LSState, env: SearchEnv, key: chex.PRNGKey, t: chex.Array) -> tuple[LSState, StepRecord]:
+        del t  # one query per step, whatever the step index
         nbr_table = _neighbours(env, "ls")
         visited = state.log.visited
 

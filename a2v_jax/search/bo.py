@@ -5,68 +5,32 @@ of the pool (the random initial design, charged and counted toward the incumbent
 Every later step refits DNGO from scratch on all observations so far (inputs: the 16-d latents;
 targets: the search signal in ``[0, 1]``), scores the whole pool by expected improvement and
 queries the best. With ``topk > 1`` a fit proposes the ``topk`` best and the next ``topk`` steps
-query them in order (the original's NB101 and DARTS searches use 5; NB201 uses 1). Each step makes
-exactly one query through :func:`~a2v_jax.search.core.record_query`.
+query them in order (the original's NB101 and DARTS searches use 5; NB201 uses 1).
 
-Observations live in a buffer of static capacity ``max_obs`` (the scan length is a safe value)
-with a validity mask, so a whole run is one ``lax.scan`` and all seeds one ``vmap``. The strategy
-is *clocked*: the step index ``t`` is shared by every seed, so the choice between the initial
-design and a DNGO fit is a real branch under ``vmap``, and the training loop is bounded by
-``min(t, max_obs)`` observations instead of the buffer's capacity.
+Observations live in a buffer of static capacity ``max_obs`` with a validity mask, so a whole run
+is one ``lax.scan`` and all seeds one ``vmap``. The step index ``t`` is shared by every seed, so
+the choice between the initial design and a DNGO fit is a real branch under ``vmap``, and the
+training loop is bounded by ``min(t, max_obs)`` observations. A run also ends when its buffer is
+full (``max_obs`` accepted queries).
 
-Presets:
+Presets (the table in :mod:`a2v_jax.search.presets`):
 
-``paper`` -- the original ``dngo_search_NB201_8x8.py``, quirks included:
-  * EI against a fixed target ``tau`` (``ei_target``: 1.0 on NB201, 0.95 on NB101 and DARTS) with
-    the predictive *variance* ``v`` where the standard deviation belongs: ``u = (m - tau) / v``,
-    ``EI = v (phi(u) + u Phi(u))``, evaluated as the original does in float32 (``Phi`` through
-    ``erf``, so it is exactly 0 below about ``u = -5.4``);
-  * EI is maximised over the whole pool: its de-duplication keys a dict by 0-d tensors, which
-    hash by identity, so queried architectures are proposed, re-queried and re-charged again;
-  * exact EI ties go to the architecture of highest per-seed random ``priority``. They happen
-    once the float32 EI of every architecture is 0 (``u`` below about -14 everywhere); the
-    original's ``argsort(ei)[-1]`` then takes a fixed position of its per-seed shuffled pool, i.e.
-    one random architecture per seed, again and again, which is what the priority reproduces;
-  * the unsquared-norm marginal likelihood, its determinant in float32 (NumPy 1.x kept the
-    original's matrices in float32, so it overflows to ``-inf`` above ``e^88.7``) and its
-    optimiser, ``scipy.optimize.fmin`` from one prior draw, which never leaves a start where the
-    likelihood is ``-inf`` and then keeps that random draw (``DNGOConfig(likelihood="paper",
-    det_dtype="float32", hyper_opt="nelder-mead")``). This matters: with the float64 determinant
-    and the global optimum of the likelihood the noise variance is pinned near ``e^-10``, the EI
-    underflows after a few dozen queries and the search re-queries one architecture for the
-    rest of its budget (cifar100 100 seeds: 72.47 +- 1.06 valid instead of 73.12 +- 0.52);
-  * the loop runs while ``spent < budget``, so the last query may end past it (``overshoot``).
+``paper`` -- the original ``dngo_search_NB201_8x8.py``, quirks included: the ``fixed_target``
+  acquisition (:func:`fixed_target_ei`: EI against a fixed target ``tau`` with the predictive
+  variance where the standard deviation belongs, in float32); EI maximised over the whole pool,
+  so queried architectures are re-queried and re-charged (its de-duplication is broken); exact EI
+  ties broken by a per-seed random ``priority`` (the original's shuffled pool); the unsquared-norm
+  marginal likelihood with a float32 determinant and a Nelder-Mead fit from one prior draw
+  (``DNGOConfig(likelihood="paper", det_dtype="float32", hyper_opt="nelder-mead")``); the last
+  query may end past the budget (``overshoot``).
 
-``default`` -- the same method with those fixed:
-  * EI on the incumbent (the best signal observed) with ``sigma = sqrt(v)``:
-    ``z = (m - best) / sigma``, ``EI = sigma (phi(z) + z Phi(z))``, ranked by its logarithm
-    computed stably (:func:`log_expected_improvement`), so it still orders the pool where the EI
-    itself underflows;
-  * the maximum is taken over unvisited architectures only (no repeats);
-  * Bishop's exact log marginal likelihood;
-  * the targets are standardised before the fit (pybnn's default, which arch2vec switched off),
-    so the weight prior and the box on ``log sigma^2`` do not depend on the signal's scale (an
-    accuracy in ``[0, 1]`` whose values spread over a few hundredths); on cifar10 this alone
-    raised the mean validation accuracy of 100 seeds by about 0.1 point (91.31 to 91.41);
-  * no query is charged past the budget;
-  * tuned, not fixed: 8 random initial queries instead of 16 and 50 training epochs per fit instead
-    of 100 (a smoother surrogate, half the cost). cifar100, 100 seeds, valid: 73.09 +- 0.66 with the
-    original's 16 / 100, 73.21 +- 0.71 with 8 / 100, 73.32 +- 0.55 with 8 / 50 (8 / 20: 73.31;
-    4 / 100: 73.32; an ensemble of 4 fits: 73.15); cifar10 91.36 -> 91.44, imagenet16 46.19 -> 46.26
-    (these sweeps charged NAS-Bench-201's size-scaled time; the cost is arch2vec's estimate now).
-    Over five pretrained models it beats the ``paper`` preset on each, by 0.56 (cifar100) and 0.35
-    (imagenet16) points on average (``benchmarks/results/nb201_pretrain_seeds.md``).
-    Tried since under arch2vec's cost, 100 seeds, valid cifar100 / imagenet16, none better than the
-    kept settings' 73.33 / 46.29: DNGO lr 0.001 or 0.003, Nelder-Mead hyper-parameters (73.24),
-    Thompson sampling from the regression posterior (73.31 / 46.28), EI against the incumbent plus
-    0.1 or 0.5 std of the observed signals (73.32 / 46.25, 46.29), EI on the noise-free variance
-    (73.28 / 46.29), pybnn's own 3 x 50 tanh network (73.32 / 46.31), one fit key per run (73.23 /
-    46.24).
+``default`` -- the same method with those fixed: the ``incumbent`` acquisition (EI against the
+  best signal observed with ``sigma = sqrt(v)``, ranked by its logarithm computed stably,
+  :func:`log_expected_improvement`); the maximum over unvisited architectures only; Bishop's exact
+  log marginal likelihood with the two hyper-parameters fitted globally; standardised targets;
+  no query charged past the budget; tuned: 8 random initial queries and 50 epochs per fit.
 
-The ``default`` preset fits the two regression hyper-parameters globally (grid and golden-section
-search on the profile likelihood, see :mod:`a2v_jax.surrogates.dngo`) instead of a local search
-from a random start.
-A run also ends when its observation buffer is full (``max_obs`` accepted queries).
+Why each choice, and what else was tried, with the measurements: ``docs/search-tuning.md``.
 """
 
 from __future__ import annotations
@@ -80,6 +44,7 @@ import jax.numpy as jnp
 from flax import struct
 
 from a2v_jax.search.core import (
+    MethodTraits,
     QueryLog,
     SearchEnv,
     StepRecord,
@@ -90,25 +55,24 @@ from a2v_jax.search.core import (
 )
 from a2v_jax.surrogates.dngo import VAR_FLOOR, DNGOConfig, dngo_fit, dngo_predict
 
-PRESETS = ("paper", "default")
+#: The acquisition rules :class:`BOConfig` can name.
+ACQUISITIONS = ("fixed_target", "incumbent")
 
 
 @dataclasses.dataclass(frozen=True)
 class BOConfig:
-    """DNGO-BO settings; fields left ``None`` take the ``preset``'s value.
+    """DNGO-BO settings; :func:`a2v_jax.search.presets.strategy_config` gives each preset's.
 
     Attributes:
-      preset: ``paper`` or ``default`` (module docstring).
-      init_size: random initial queries (``paper``: 16; ``default``: 8).
-      ei_target: the ``paper`` EI's fixed target ``tau`` (1.0 for NB201).
-      dngo: the surrogate's config; None: ``paper``: ``DNGOConfig(likelihood="paper",
-        det_dtype="float32", hyper_opt="nelder-mead")``, ``default``:
-        ``DNGOConfig(likelihood="exact", normalize_output=True, epochs=50)``.
-      max_obs: static capacity of the observation buffer (>= the steps a run can make).
-      topk: proposals per fit (each queried in its own step).
-      acquisition: ``paper`` (fixed target, variance as sigma) or ``default`` (incumbent, sigma).
+      init_size: random initial queries.
+      acquisition: ``fixed_target``: :func:`fixed_target_ei` against ``ei_target`` (the
+        original's); ``incumbent``: :func:`log_expected_improvement` against the best signal so far.
       dedup: never propose a visited architecture.
       overshoot: a query may start while ``spent < budget`` (``record_query``'s rule).
+      dngo: the surrogate's config.
+      ei_target: the ``fixed_target`` acquisition's target ``tau`` (1.0 for NB201).
+      max_obs: static capacity of the observation buffer (>= the steps a run can make).
+      topk: proposals per fit (each queried in its own step).
       pool_chunk: pool rows scored at a time (bounds memory under a ``vmap`` over seeds).
       ensemble: DNGO fits per step, from independent keys, combined as one mixture (mean of the
         means; variance = mean of ``var + mean^2`` minus the squared mean, pybnn's rule for
@@ -119,41 +83,23 @@ class BOConfig:
         network initialisation repeats too; the original's comes from torch's advancing stream).
     """
 
-    preset: str = "default"
-    init_size: int | None = None
+    init_size: int
+    acquisition: str
+    dedup: bool
+    overshoot: bool
+    dngo: DNGOConfig
     ei_target: float = 1.0
-    dngo: DNGOConfig | None = None
     max_obs: int = 256
     topk: int = 1
-    acquisition: str | None = None
-    dedup: bool | None = None
-    overshoot: bool | None = None
     pool_chunk: int = 256
     ensemble: int = 1
     fit_key: str = "step"
 
     def __post_init__(self):
-        if self.preset not in PRESETS:
-            raise ValueError(f"BOConfig.preset must be one of {PRESETS}, got {self.preset!r}")
-        paper = self.preset == "paper"
-        resolved = {
-            "init_size": 16 if paper else 8,
-            "acquisition": "paper" if paper else "default",
-            "dedup": not paper,
-            "overshoot": paper,
-            "dngo": DNGOConfig(
-                likelihood="paper", normalize_output=False, det_dtype="float32", hyper_opt="nelder-mead"
-            )
-            if paper
-            else DNGOConfig(likelihood="exact", normalize_output=True, epochs=50),
-        }
-        for name, value in resolved.items():
-            if getattr(self, name) is None:
-                object.__setattr__(self, name, value)
         if self.fit_key not in ("step", "run"):
             raise ValueError(f"BOConfig.fit_key must be 'step' or 'run', got {self.fit_key!r}")
-        if self.acquisition not in PRESETS:
-            raise ValueError(f"BOConfig.acquisition must be one of {PRESETS}, got {self.acquisition!r}")
+        if self.acquisition not in ACQUISITIONS:
+            raise ValueError(f"BOConfig.acquisition must be one of {ACQUISITIONS}, got {self.acquisition!r}")
         if not isinstance(self.dngo, DNGOConfig):
             raise ValueError(f"BOConfig.dngo must be a DNGOConfig, got {type(self.dngo).__name__}")
         for name in ("init_size", "topk", "pool_chunk", "ensemble"):
@@ -161,6 +107,11 @@ class BOConfig:
                 raise ValueError(f"BOConfig.{name} must be >= 1, got {getattr(self, name)}")
         if self.max_obs < self.init_size:
             raise ValueError(f"BOConfig.max_obs ({self.max_obs}) must be >= init_size ({self.init_size})")
+
+    @property
+    def traits(self) -> MethodTraits:
+        """Distinct where it de-duplicates; overshoots where configured; searches the latent features."""
+        return MethodTraits(distinct=self.dedup, overshoot=self.overshoot, neighbours=False, features=True)
 
 
 @struct.dataclass
@@ -182,40 +133,51 @@ _SQRT_HALF = 1.0 / math.sqrt(2.0)
 _LOG_SQRT_2PI = 0.5 * math.log(2.0 * math.pi)
 
 
-def expected_improvement(mean: chex.Array, var: chex.Array, best: chex.Array, preset: str) -> chex.Array:
-    """Expected improvement of a maximisation, in either preset's form.
+def fixed_target_ei(mean: chex.Array, var: chex.Array, target: chex.Array) -> chex.Array:
+    """The original arch2vec's expected improvement: a fixed target, the variance as the scale.
 
-    ``paper``: ``u = (m - best) / v``, ``EI = v (phi(u) + u Phi(u))`` with the variance ``v`` in
-    place of sigma and ``best`` the fixed target tau; ``Phi(u) = (1 + erf(u / sqrt 2)) / 2`` and
-    ``phi(u) = exp(-u^2 / 2 - log sqrt(2 pi))`` in float32, as ``torch.distributions.Normal``.
-
-    ``default``: ``sigma = sqrt(v)``, ``z = (m - best) / sigma``, ``EI = sigma (phi(z) + z Phi(z))``
-    with ``best`` the incumbent and ``Phi`` from ``ndtr`` (accurate in the tail); clipped at 0.
+    ``u = (m - target) / v``, ``EI = v (phi(u) + u Phi(u))`` with the predictive variance ``v`` in
+    place of sigma; ``Phi(u) = (1 + erf(u / sqrt 2)) / 2`` and ``phi(u) = exp(-u^2 / 2 - log
+    sqrt(2 pi))`` in float32, as ``torch.distributions.Normal`` (so it is exactly 0 below about
+    ``u = -5.4``).
 
     Args:
       mean: ``(...)`` predictive means.
       var: ``(...)`` predictive variances (> 0).
-      best: scalar or broadcastable target.
-      preset: ``paper`` or ``default``.
+      target: the fixed target tau, scalar or broadcastable.
+
+    Returns:
+      ``(...)`` the score.
+    """
+    u = (mean - target) / var
+    cdf = 0.5 * (1.0 + jax.lax.erf(u * _SQRT_HALF))
+    pdf = jnp.exp(-0.5 * jnp.square(u) - _LOG_SQRT_2PI)
+    return var * (pdf + u * cdf)
+
+
+def expected_improvement(mean: chex.Array, var: chex.Array, best: chex.Array) -> chex.Array:
+    """Expected improvement of a maximisation over ``best``.
+
+    ``sigma = sqrt(v)``, ``z = (m - best) / sigma``, ``EI = sigma (phi(z) + z Phi(z))`` with
+    ``Phi`` from ``ndtr`` (accurate in the tail); clipped at 0. The ``incumbent`` acquisition ranks
+    by its logarithm (:func:`log_expected_improvement`).
+
+    Args:
+      mean: ``(...)`` predictive means.
+      var: ``(...)`` predictive variances (> 0).
+      best: scalar or broadcastable, e.g. the incumbent.
 
     Returns:
       ``(...)`` EI.
     """
-    if preset == "paper":
-        u = (mean - best) / var
-        cdf = 0.5 * (1.0 + jax.lax.erf(u * _SQRT_HALF))
-        pdf = jnp.exp(-0.5 * jnp.square(u) - _LOG_SQRT_2PI)
-        return var * (pdf + u * cdf)
-    if preset == "default":
-        sigma = jnp.sqrt(var)
-        z = (mean - best) / sigma
-        ei = sigma * (jax.scipy.stats.norm.pdf(z) + z * jax.scipy.stats.norm.cdf(z))
-        return jnp.maximum(ei, 0.0)
-    raise ValueError(f"expected_improvement preset must be one of {PRESETS}, got {preset!r}")
+    sigma = jnp.sqrt(var)
+    z = (mean - best) / sigma
+    ei = sigma * (jax.scipy.stats.norm.pdf(z) + z * jax.scipy.stats.norm.cdf(z))
+    return jnp.maximum(ei, 0.0)
 
 
 def log_expected_improvement(mean: chex.Array, var: chex.Array, best: chex.Array) -> chex.Array:
-    """``log`` of the ``default`` EI, accurate where the EI itself underflows float32.
+    """``log`` of :func:`expected_improvement`, accurate where the EI itself underflows float32.
 
     ``EI = sigma h(z)`` with ``h(z) = phi(z) + z Phi(z)``, ``z = (m - best) / sigma``. ``h`` is
     evaluated directly for ``z >= -5``; below that as ``phi(z) (1 + z Phi(z) / phi(z))`` with
@@ -285,13 +247,13 @@ def select_top(score: chex.Array, priority: chex.Array, k: int) -> tuple[chex.Ar
 
 
 def make_bo(cfg: BOConfig) -> Strategy:
-    """DNGO-BO as a clocked :class:`~a2v_jax.search.core.Strategy` (one query per step).
+    """DNGO-BO as a :class:`~a2v_jax.search.core.Strategy` (one query per step).
 
     Args:
       cfg: the config; ``cfg.max_obs`` must cover the steps the run is given.
 
     Returns:
-      ``Strategy(init, step, clocked=True)``.
+      ``Strategy(init, step)``.
     """
     k = cfg.topk
 
@@ -332,8 +294,8 @@ def make_bo(cfg: BOConfig) -> Strategy:
         if cfg.fit_key == "run":
             key = jax.random.wrap_key_data(state.fit_key)
         mean, var, theta = _surrogate(state.x_obs, state.y_obs, mask, env.features, key, n_bound)  # (P,)
-        if cfg.acquisition == "paper":
-            score = expected_improvement(mean, var, cfg.ei_target, "paper")  # (P,) float32, as the original
+        if cfg.acquisition == "fixed_target":
+            score = fixed_target_ei(mean, var, cfg.ei_target)  # (P,) float32, as the original
         else:
             score = log_expected_improvement(mean, var, state.log.best_signal)  # (P,)
         score = jnp.where(jnp.isnan(score), -jnp.inf, score)
@@ -372,4 +334,4 @@ def make_bo(cfg: BOConfig) -> Strategy:
         )
         return state, rec
 
-    return Strategy(init=init, step=step, clocked=True)
+    return Strategy(init=init, step=step)

@@ -81,21 +81,38 @@ class StepRecord(NamedTuple):
     best_idx: chex.Array  # () int32: incumbent after this step
 
 
+class MethodTraits(NamedTuple):
+    """What a runner must know about a strategy to size and build its run.
+
+    Every strategy config exposes its traits as ``config.traits``.
+
+    Attributes:
+      distinct: never queries an architecture twice (bounds the scan by the cheapest cells).
+      overshoot: may start a query while ``spent < budget`` (the last one ends past it).
+      neighbours: needs ``env.neighbours``.
+      features: uses the latent features (the embeddings file).
+    """
+
+    distinct: bool
+    overshoot: bool
+    neighbours: bool
+    features: bool
+
+
 class Strategy(NamedTuple):
     """A search strategy as two pure functions.
 
-    ``init(env, key) -> state`` and ``step(state, env, key) -> (state, StepRecord)``; every state
-    has a ``log`` field of type :class:`QueryLog`.
+    ``init(env, key) -> state`` and ``step(state, env, key, t) -> (state, StepRecord)``; every
+    state has a ``log`` field of type :class:`QueryLog`.
 
-    A ``clocked`` strategy's step also takes the step index: ``step(state, env, key, t)`` with
-    ``t`` a uint32 scalar. ``t`` is the same for every seed of a population, so under ``vmap`` a
-    ``lax.cond`` on it stays a real branch instead of becoming a select that runs both sides
-    (REINFORCE uses it to do its policy update once per episode, not on every step).
+    ``t`` is the step index, a uint32 scalar; strategies that do not need it ignore it. ``t`` is
+    the same for every seed of a population, so under ``vmap`` a ``lax.cond`` on it stays a real
+    branch instead of becoming a select that runs both sides (REINFORCE uses it to do its policy
+    update once per episode, not on every step).
     """
 
     init: Callable[[SearchEnv, chex.PRNGKey], Any]
-    step: Callable[..., tuple[Any, StepRecord]]
-    clocked: bool = False
+    step: Callable[[Any, SearchEnv, chex.PRNGKey, chex.Array], tuple[Any, StepRecord]]
 
 
 def init_log(pool_size: int) -> QueryLog:
@@ -165,13 +182,6 @@ def record_query(
     return new, rec
 
 
-def _step(strategy: Strategy, state: Any, env: SearchEnv, key: chex.PRNGKey, t: chex.Array):
-    k = jax.random.fold_in(key, t)
-    if strategy.clocked:
-        return strategy.step(state, env, k, t)
-    return strategy.step(state, env, k)
-
-
 def run_steps(
     strategy: Strategy, env: SearchEnv, state: Any, key: chex.PRNGKey, t0: chex.Array, num_steps: int
 ) -> tuple[Any, StepRecord]:
@@ -181,7 +191,7 @@ def run_steps(
       The state after the last step and the stacked :class:`StepRecord` (fields ``(num_steps,)``).
     """
     ts = jnp.asarray(t0, jnp.uint32) + jnp.arange(num_steps, dtype=jnp.uint32)
-    return jax.lax.scan(lambda s, t: _step(strategy, s, env, key, t), state, ts)
+    return jax.lax.scan(lambda s, t: strategy.step(s, env, jax.random.fold_in(key, t), t), state, ts)
 
 
 def init_state(strategy: Strategy, env: SearchEnv, key: chex.PRNGKey) -> Any:
@@ -200,15 +210,17 @@ def run(strategy: Strategy, env: SearchEnv, key: chex.PRNGKey, num_steps: int) -
     return run_steps(strategy, env, init_state(strategy, env, key), key, 0, num_steps)
 
 
+@functools.partial(jax.jit, static_argnames=("strategy", "num_steps", "env_axis"))
 def run_population(
     strategy: Strategy, env: SearchEnv, keys: chex.PRNGKey, num_steps: int, env_axis: int | None = None
 ) -> tuple[Any, StepRecord]:
     """All seeds at once: ``vmap`` of :func:`run` over ``keys`` (``(S,)``), jit-compiled.
 
-    ``env_axis=0`` also maps over a stacked env (per-seed signals); ``None`` shares one env.
+    ``env_axis=0`` also maps over a stacked env (per-seed signals); ``None`` shares one env. The
+    strategy, ``num_steps`` and ``env_axis`` are static: one compiled program per strategy object
+    and shapes, reused by later calls.
     """
-    fn = jax.vmap(lambda e, k: run(strategy, e, k, num_steps), in_axes=(env_axis, 0))
-    return jax.jit(fn)(env, keys)
+    return jax.vmap(lambda e, k: run(strategy, e, k, num_steps), in_axes=(env_axis, 0))(env, keys)
 
 
 class ChunkedRunner:
@@ -241,10 +253,8 @@ class ChunkedRunner:
         self.chunk_steps = chunk_steps
         self.env_axis = env_axis
         self.mesh = mesh if mesh is not None and mesh.size > 1 else None
-        self.traces = 0  # how often the chunk program was traced (a test asserts it stays 1)
 
         def chunk_one(state, env, key, t0):
-            self.traces += 1
             return run_steps(strategy, env, state, key, t0, chunk_steps)
 
         init = jax.vmap(lambda e, k: init_state(strategy, e, k), in_axes=(env_axis, 0))

@@ -39,63 +39,14 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from a2v_jax.search.bo import BOConfig, make_bo
 from a2v_jax.search.core import SearchEnv, Strategy, init_state, run_steps
-from a2v_jax.search.rl import RLConfig, make_rl
 
 #: ``cell_index -> (reward, cost_s)``.
 Evaluator = Callable[[int], tuple[float, float]]
 
-METHODS = ("bo", "rl")
-PRESETS = ("paper", "default")
-
-#: The DARTS searches' settings (reference §7.1, §7.2, §7.4).
-DARTS_QUERIES = 100
-DARTS_TOPK = 5
-DARTS_EI_TARGET = 0.95
-DARTS_EPISODE = 16
-DARTS_RL_BASELINE = 0.95
-
 
 class EvaluationError(RuntimeError):
     """An evaluator failed or returned a reward / cost that is not a finite number."""
-
-
-def darts_strategy(method: str, preset: str, num_queries: int = DARTS_QUERIES) -> Strategy:
-    """The DARTS search of ``method`` (``bo`` or ``rl``) under ``preset`` (``paper`` or ``default``).
-
-    BO: 5 proposals per fit, descending EI over unvisited cells (the DARTS script's de-duplication
-    works, so both presets de-duplicate), EI target 0.95 for the ``paper`` acquisition, init 16
-    (``paper``) or 8 (``default``). RL: episodes of 16; ``paper``: constant baseline 0.95, initial
-    cell blocked; the NB201 script's skip-the-nearest off-by-one is not the DARTS script's, so it
-    is off in both presets.
-
-    Args:
-      method: ``bo`` or ``rl``.
-      preset: ``paper`` or ``default``.
-      num_queries: the run's queries (sizes BO's observation buffer).
-
-    Returns:
-      A clocked :class:`~a2v_jax.search.core.Strategy`.
-    """
-    if preset not in PRESETS:
-        raise ValueError(f"preset must be one of {PRESETS}, got {preset!r}")
-    if method == "bo":
-        return make_bo(
-            BOConfig(
-                preset=preset,
-                topk=DARTS_TOPK,
-                ei_target=DARTS_EI_TARGET,
-                dedup=True,
-                max_obs=max(num_queries, 16),
-            )
-        )
-    if method == "rl":
-        over = {"episode": DARTS_EPISODE, "skip_nearest": False}
-        if preset == "paper":
-            over["baseline_value"] = DARTS_RL_BASELINE
-        return make_rl(RLConfig.for_preset(preset, **over))
-    raise ValueError(f"method must be one of {METHODS}, got {method!r}")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -155,8 +106,8 @@ def evaluated_search(
     """Runs ``strategy`` on the pool ``features`` until ``num_queries`` queries were made.
 
     Args:
-      strategy: a strategy from :func:`darts_strategy` (or any one-query-per-step strategy whose
-        proposal does not read the proposed cell's signal).
+      strategy: a strategy of the ``darts`` space's presets (:mod:`a2v_jax.search.presets`), or
+        any one-query-per-step strategy whose proposal does not read the proposed cell's signal.
       features: ``(P, D)`` the pool's latents.
       evaluator: ``cell_index -> (reward, cost_s)``; called once per distinct queried cell.
       num_queries: accepted queries to make (the run also ends if the strategy runs out of cells).

@@ -1,17 +1,12 @@
-"""Search on NAS-Bench-101: the pool, the original's settings, regret bookkeeping and the report.
+"""The NAS-Bench-101 search driver (``--space nb101``): the pool, regret bookkeeping and the report.
 
 The pool is the embedded cells (rows of ``embeddings.npz`` whose ``arch_str`` is the cell's module
 hash, aligned to the 108-epoch table) or, for methods that ignore features and without an
 embeddings file, the whole table. A query returns the cell's mean validation accuracy and adds its
 mean training time to the simulated clock (:func:`~a2v_jax.data.protocols.get_nb101_protocol`).
 
-The original's NB101 settings (reference §7.1, §7.2), applied as config overrides by
-:func:`nb101_overrides`:
-
-- RL: constant baseline 0.95 in the ``paper`` preset, and no nearest-neighbour skip in either
-  preset (the skip is an off-by-one of the NB201 script only);
-- BO: five proposals per DNGO fit (``topk=5``) in both presets; in ``paper`` the EI target 0.95
-  and one DNGO key per run (the original builds every DNGO with ``rng=seed``).
+The original's NB101 settings (reference §7.1, §7.2) are the ``nb101`` rows of the preset table
+(:data:`a2v_jax.search.presets.SPACE_OVERRIDES`); the report records them as ``overrides``.
 
 Regret (reference §7.3). After each accepted query ``regret_validation = BEST_VALID - best
 validation accuracy so far`` and ``regret_test = BEST_TEST - test accuracy of the best-by-validation
@@ -30,21 +25,38 @@ Example::
 from __future__ import annotations
 
 import math
-import os
 from collections.abc import Sequence
 from typing import Any
 
-import jax.numpy as jnp
 import numpy as np
 
 from a2v_jax.data import load_nb101
 from a2v_jax.data.protocols import NB101Protocol, get_nb101_protocol, nb101_protocol_arrays
 from a2v_jax.embed import Embeddings, EmbeddingsError, load_embeddings
 from a2v_jax.runtime import device_name
-from a2v_jax.search import METHODS, method_traits
-from a2v_jax.search.core import SearchEnv, max_queries_in_budget
-from a2v_jax.search.runner import SUMMARY_KEYS, Pool, RunOutput, _jsonable, _num, _stats, run_method
-from a2v_jax.sharding import describe, make_mesh
+from a2v_jax.search.config import SearchConfig
+from a2v_jax.search.nb201 import SUMMARY_KEYS
+from a2v_jax.search.presets import METHODS, space_overrides
+from a2v_jax.search.report import (
+    jsonable,
+    median_or_none,
+    num,
+    plus_minus,
+    queries_to_best,
+    seed_ids,
+    stats,
+    write_json,
+)
+from a2v_jax.search.runner import (
+    Driver,
+    Pool,
+    RunOutput,
+    check_config,
+    pool_env,
+    report_settings,
+    run_method,
+)
+from a2v_jax.sharding import make_mesh
 
 #: Methods that run on NB101 (REA and local search need a one-edit neighbour table of NB101 cells,
 #: which is not built).
@@ -59,31 +71,6 @@ NB101_SUMMARY_KEYS = (
     "curve",
     "anchors",
 )
-
-
-def nb101_overrides(method: str, preset: str) -> dict[str, Any]:
-    """Config overrides that turn a method's preset into the original's NB101 variant.
-
-    Args:
-      method: one of :data:`NB101_METHODS`.
-      preset: ``paper`` or ``default``.
-
-    Returns:
-      Keyword overrides for :func:`~a2v_jax.search.get_strategy`.
-    """
-    method_traits(method, preset)  # validates both names
-    paper = preset == "paper"
-    if method == "rl":
-        out: dict[str, Any] = {"skip_nearest": False}
-        if paper:
-            out["baseline_value"] = 0.95
-        return out
-    if method == "bo":
-        out = {"topk": 5}
-        if paper:
-            out.update(ei_target=0.95, fit_key="run")
-        return out
-    return {}
 
 
 def align_nb101(table, embeddings: Embeddings) -> np.ndarray:
@@ -137,32 +124,9 @@ def build_nb101_pool(
     else:
         rows = align_nb101(table, embeddings)
         features = embeddings.features
-    budget = float(protocol.budget_s if budget_s is None else budget_s)
-    if not budget > 0:
-        raise ValueError(f"budget_s must be > 0, got {budget}")
-    cap = np.iinfo(np.int32).max if protocol.max_queries is None else int(protocol.max_queries)
-    env = SearchEnv(
-        features=jnp.asarray(features),
-        signal=jnp.asarray(signal[rows]),
-        cost=jnp.asarray(cost[rows]),
-        budget_s=jnp.asarray(budget, jnp.float32),
-        max_queries=jnp.asarray(cap, jnp.int32),
-    )
+    budget = protocol.budget_s if budget_s is None else budget_s
+    env = pool_env(features, signal[rows], cost[rows], budget, max_queries=protocol.max_queries)
     return Pool(env=env, rows=rows, arch_str=np.asarray(table.hash)[rows])
-
-
-def nb101_max_steps(method: str, preset: str, pool: Pool, protocol: NB101Protocol) -> int:
-    """The scan bound of a run: the query cap, or the budget bound of the method's traits."""
-    traits = method_traits(method, preset)
-    budget = float(pool.env.budget_s)
-    cap = protocol.max_queries
-    if not math.isfinite(budget):
-        if cap is None:
-            raise ValueError("an NB101 protocol without a time budget needs a query cap (max_queries)")
-        return int(cap)
-    return max_queries_in_budget(
-        np.asarray(pool.env.cost), budget, distinct=traits.distinct, overshoot=traits.overshoot, cap=cap
-    )
 
 
 # --------------------------------------------------------------------------- regret
@@ -275,11 +239,7 @@ def summarize_nb101(
     traj = regret_trajectories(table, pool, out, protocol)
 
     best_pool = int(np.argmax(valid[pool.rows]))
-    found_best = out.best_idx == best_pool
-    n_acc = np.cumsum(rec.accepted, axis=1)  # (S, T)
-    hit = rec.accepted & (rec.best_idx == best_pool)
-    first = np.where(hit.any(axis=1), n_acc[np.arange(s), np.argmax(hit, axis=1)], -1)
-    q_to_best = first[found_best & (first > 0)]
+    found_best, q_to_best = queries_to_best(rec.accepted, rec.best_idx, out.best_idx, best_pool)
 
     final_rt = np.array([tr["regret_test"][-1] if tr["runtime"].size else np.nan for tr in traj])
     final_rv = np.array([tr["regret_validation"][-1] if tr["runtime"].size else np.nan for tr in traj])
@@ -299,14 +259,14 @@ def summarize_nb101(
             "seed": int(out.seeds[i]),
             "index": int(rows[i]),
             "hash": str(table.hash[rows[i]]) if found[i] else None,
-            "signal": _num(100.0 * float(out.best_signal[i])) if found[i] else None,
-            "valid_mean": _num(v_found[i]),
-            "test_mean": _num(t_found[i]),
+            "signal": num(100.0 * float(out.best_signal[i])) if found[i] else None,
+            "valid_mean": num(v_found[i]),
+            "test_mean": num(t_found[i]),
             "queries": int(out.n_queries[i]),
             "spent_s": float(out.spent_s[i]),
-            "regret_validation": _num(final_rv[i]),
-            "regret_test": _num(final_rt[i]),
-            "regret_test_at": {_tkey(t): _num(at[t][i]) for t in protocol.regret_at_s},
+            "regret_validation": num(final_rv[i]),
+            "regret_test": num(final_rt[i]),
+            "regret_test_at": {_tkey(t): num(at[t][i]) for t in protocol.regret_at_s},
         }
         if trajectories:
             r["trajectory"] = {
@@ -329,10 +289,10 @@ def summarize_nb101(
         if started
         else None
     )
-    vm, vs = _stats(v_found)
-    tm, ts = _stats(t_found)
-    rtm, rts = _stats(final_rt)
-    rvm, rvs = _stats(final_rv)
+    vm, vs = stats(v_found)
+    tm, ts = stats(t_found)
+    rtm, rts = stats(final_rt)
+    rvm, rvs = stats(final_rv)
     budget = float(pool.env.budget_s)
     pool_valid, pool_test = float(np.max(valid[pool.rows])), float(np.max(test[pool.rows]))
     summary = {
@@ -341,7 +301,7 @@ def summarize_nb101(
         "test_mean": tm,
         "test_std": ts,
         "frac_found_best": float(found_best.mean()),
-        "median_queries_to_best": float(np.median(q_to_best)) if q_to_best.size else None,
+        "median_queries_to_best": median_or_none(q_to_best),
         "seeds": int(s),
         "method": method,
         "dataset": "cifar10",
@@ -360,8 +320,8 @@ def summarize_nb101(
         "regret_validation_final": {"mean": rvm, "std": rvs},
         "regret_test_at": {
             _tkey(t): {
-                "mean": _stats(at[t])[0],
-                "std": _stats(at[t])[1],
+                "mean": stats(at[t])[0],
+                "std": stats(at[t])[1],
                 "frac_reached": float(reached[t].mean()),
             }
             for t in protocol.regret_at_s
@@ -409,42 +369,14 @@ def _tkey(t: float) -> str:
     return f"{t:.0e}".replace("e+0", "e").replace("e+", "e")
 
 
-def search_nb101(
-    *,
-    method: str,
-    preset: str,
-    seeds: int,
-    protocol: str = "arch2vec",
-    embeddings: str | os.PathLike | None = None,
-    budget_s: float | None = None,
-    data_dir: str | os.PathLike | None = None,
-    seed_start: int = 1,
-    chunk_steps: int = 16,
-    progress: bool = True,
-    trajectories: bool = True,
-    table=None,
-    devices: int | None = None,
-    mesh: str | None = None,
-    overrides: dict | None = None,
-) -> dict[str, Any]:
-    """Loads the NB101 table, runs ``seeds`` seeds of ``method`` and returns the JSON report.
+def run(config: SearchConfig, *, table: Any = None) -> dict[str, Any]:
+    """Loads the NB101 table, runs ``config.seeds`` seeds of ``config.method`` and returns the report.
 
     Args:
-      method: one of :data:`NB101_METHODS`.
-      preset: ``paper | default`` (with the NB101 overrides of :func:`nb101_overrides`).
-      seeds: number of seeds; seed ids ``seed_start .. seed_start + seeds - 1``.
-      protocol: ``arch2vec`` (1.5e6 s budget) or ``q150`` (150 queries).
-      embeddings: ``embeddings.npz`` keyed by module hash (required by ``rl`` and ``bo``).
-      budget_s: overrides the protocol's budget.
-      data_dir: directory of ``nasbench_only108.tfrecord`` or the file (else ``$A2V_NB101_DIR``).
-      seed_start: first seed id.
-      chunk_steps: steps per compiled chunk.
-      progress: show a tqdm bar.
-      trajectories: include per-seed trajectories.
+      config: the search; ``method`` one of :data:`NB101_METHODS`, ``protocol`` ``arch2vec``
+        (1.5e6 s budget) or ``q150`` (150 queries), ``embeddings`` keyed by module hash (required
+        by ``rl`` and ``bo``), ``data_dir`` the ``nasbench_only108.tfrecord`` or its directory.
       table: an already loaded ``NB101Table`` (skips ``load_nb101``).
-      devices: devices to shard the seeds over.
-      mesh: ``"POPxDATA"`` mesh shape.
-      overrides: further strategy config overrides (win over the NB101 ones).
 
     Returns:
       The report (:func:`summarize_nb101`).
@@ -452,59 +384,56 @@ def search_nb101(
     Raises:
       DataNotConfiguredError: no NB101 data configured (says how to configure it).
     """
-    if method not in METHODS:
-        raise ValueError(f"unknown search method {method!r}; expected one of {METHODS}")
-    if method not in NB101_METHODS:
+    c = config
+    if c.protocol not in ("arch2vec", "q150"):
+        raise ValueError(f"--protocol {c.protocol} is an NB201 protocol; nb101 has arch2vec | q150")
+    if c.cost is not None:
+        raise ValueError("--cost applies to nb201 only (nb101 charges the benchmark's training time)")
+    if c.test_data is not None or c.source != "auto":
+        raise ValueError("--test-data and --source apply to nb201 only (nb101 reads its .tfrecord)")
+    if c.dataset not in (None, "cifar10"):
+        raise ValueError(f"NB101 is a CIFAR-10 benchmark; --dataset {c.dataset} does not apply")
+    if c.method in METHODS and c.method not in NB101_METHODS:
         raise ValueError(
-            f"method {method!r} is not available on NB101 (it needs a one-edit neighbour table of NB101 "
+            f"method {c.method!r} is not available on NB101 (it needs a one-edit neighbour table of NB101 "
             f"cells, which is not built); use one of {NB101_METHODS}"
         )
-    if seeds < 1:
-        raise ValueError(f"seeds must be >= 1, got {seeds}")
-    traits = method_traits(method, preset)
-    if traits.features and embeddings is None:
-        raise ValueError(f"method {method!r} searches the latent space: pass --embeddings PATH")
-    proto = get_nb101_protocol(protocol)
-    device_mesh = make_mesh(devices, mesh)
+    check_config(c)
+    proto = get_nb101_protocol(c.protocol)
+    device_mesh = make_mesh(c.devices, c.mesh)
     if table is None:
-        table = load_nb101(data_dir, progress=progress)
-    emb = load_embeddings(embeddings) if embeddings is not None else None
-    pool = build_nb101_pool(table, proto, embeddings=emb, budget_s=budget_s)
-    max_steps = nb101_max_steps(method, preset, pool, proto)
-    ov = {**nb101_overrides(method, preset), **(overrides or {})}
-    seed_ids = np.arange(seed_start, seed_start + seeds, dtype=np.int64)
-    desc = f"{method}/{preset} nb101" if progress else False
+        table = load_nb101(c.data_dir, progress=c.progress)
+    emb = load_embeddings(c.embeddings) if c.embeddings is not None else None
+    pool = build_nb101_pool(table, proto, embeddings=emb, budget_s=c.budget_s)
+    seeds = seed_ids(c.seed_start, c.seeds)
+    desc = f"{c.method}/{c.preset} nb101" if c.progress else False
     out = run_method(
-        method,
-        preset,
+        c.method,
+        c.preset,
         pool,
-        seed_ids,
-        chunk_steps=chunk_steps,
+        seeds,
+        space="nb101",
+        chunk_steps=c.chunk_steps,
         progress=desc,
         mesh=device_mesh,
-        overrides=ov,
-        max_steps=max_steps,
     )
-    extra = {
-        "signal": proto.signal,
-        "cost": proto.cost,
-        "overrides": _jsonable(ov),
-        "seed_ids": [int(seed_ids[0]), int(seed_ids[-1])],
-        "table": {"path": table.path, "checksum": table.checksum, "epochs": int(table.epochs)},
-        "embeddings": None if emb is None else {"path": emb.path, **_jsonable(emb.meta)},
-        "sharding": describe(device_mesh),
-    }
+    extra = report_settings(
+        proto,
+        seeds,
+        emb,
+        device_mesh,
+        after_cost={"overrides": jsonable(space_overrides(c.method, c.preset, "nb101"))},
+        after_seeds={"table": {"path": table.path, "checksum": table.checksum, "epochs": int(table.epochs)}},
+    )
     return summarize_nb101(
-        table, proto, pool, out, method=method, preset=preset, trajectories=trajectories, extra=extra
+        table, proto, pool, out, method=c.method, preset=c.preset, trajectories=c.trajectories, extra=extra
     )
 
 
-def format_nb101_summary(summary: dict) -> str:
+def format_summary(report: dict) -> str:
     """One human line: ``rl/paper nb101 (arch2vec, 500 seeds): test 94.11 +- .., regret@1e6 ...``."""
-
-    def pm(m, s, scale=1.0, digits=2):
-        return "n/a" if m is None else f"{m * scale:.{digits}f} +- {s * scale:.{digits}f}"
-
+    summary = report["summary"]
+    pm = plus_minus
     at = summary["regret_test_at"]
     ats = ", ".join(f"@{k} " + ("n/a" if v["mean"] is None else f"{v['mean']:.5f}") for k, v in at.items())
     rt = summary["regret_test_final"]
@@ -517,3 +446,7 @@ def format_nb101_summary(summary: dict) -> str:
         f"{pm(rt['mean'], rt['std'], digits=5)} ({ats}), {summary['mean_queries']:.1f} queries/seed, "
         f"wall {summary['wall_s']:.1f} s on {summary['device']}"
     )
+
+
+#: The ``--space nb101`` driver.
+DRIVER = Driver(run=run, write=write_json, format_summary=format_summary)

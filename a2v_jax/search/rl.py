@@ -7,43 +7,25 @@ signal is the reward and its latent the next input. Every ``episode`` queries th
 Adam step on ``mean_t[-log N(a_t; m_t, sigma^2 I) * A_t]`` and the LSTM state is reset; the
 latent input carries over.
 
-Presets (``RLConfig.for_preset``):
+Presets (the table in :mod:`a2v_jax.search.presets`):
 
-``paper`` -- the original NB201 script, quirks included:
-  * the pool is sorted by distance and the scan starts at position 1: the nearest architecture
-    of the whole pool is skipped (visited or not), so usually the 2nd-nearest unvisited one is
-    taken (``skip_nearest``);
-  * advantage ``A_t = r_t - 0.4``: a constant baseline far below the rewards, and the discounted
-    returns are computed but overwritten (``gamma`` unused);
-  * the initial state is a uniformly drawn pool architecture, marked visited (never queried)
-    but neither charged nor counted (``block_initial``);
-  * a query starts whenever ``spent < budget``, so the last one ends past the budget
-    (``overshoot``).
+``paper`` -- the original NB201 script, quirks included: the nearest architecture of the whole
+  pool is skipped, so usually the 2nd-nearest unvisited one is taken (``skip_nearest``); the
+  advantage is ``A_t = r_t - 0.4``, a constant baseline (the discounted returns are computed but
+  overwritten); the initial architecture is drawn uniformly and marked visited but neither charged
+  nor counted (``block_initial``); the last query may end past the budget (``overshoot``).
 
-``default`` -- the same algorithm with those fixed:
-  * the nearest unvisited architecture is taken;
-  * the baseline is a running mean of the rewards (``baseline="ema"``): episode ``e`` uses
-    ``b_e = mu * b_{e-1} + (1 - mu) * mean(r of episode e-1)`` (the first episode uses its own
-    mean), so advantages are centred and bad actions are pushed away instead of merely pulled
-    less;
-  * the initial latent is a random pool architecture's, used only as the first LSTM input: it
-    is not queried, so it is not blocked either;
-  * no query is charged past the budget.
+``default`` -- the same algorithm with those fixed: the nearest unvisited architecture is taken;
+  the baseline is a running mean of the rewards (``baseline="ema"``): episode ``e`` uses
+  ``b_e = mu * b_{e-1} + (1 - mu) * mean(r of episode e-1)`` (the first episode uses its own
+  mean); the initial latent is a random pool architecture's, used only as the first LSTM input;
+  no query is charged past the budget.
 
 Parameter initialisation follows PyTorch's ``LSTMCell`` / ``Linear`` (uniform in
 ``+-1/sqrt(128)``; the LSTM's two bias vectors are drawn separately and summed). Not reproduced,
-because they cannot matter beyond ties and RNG streams: the original shuffles the pool with the
-seed (the argmin ignores order except between equal distances) and its ``random.randint(0, N)``
-can draw the out-of-range index ``N`` (here ``randint(0, P)``).
-
-Effect of the fixes (500 seeds, arch2vec protocol, ``runs/nb201-paper`` embeddings, valid %):
-C10 91.45 +- 0.22 (paper) -> 91.49 +- 0.17 (default), C100 73.21 +- 0.64 -> 73.32 +- 0.53,
-IN16 46.27 +- 0.30 -> 46.31 +- 0.24 (``benchmarks/results/nb201_table.md``). The gain is small
-because those latents span about 0.5 (median pairwise distance) while ``sigma = 1`` noise has norm
-about 4, so the snap is dominated by the noise's direction; each fix alone moved the C10 / C100
-means by at most 0.07 on 200 seeds. On standardised latents, where the policy mean matters more,
-the running-mean baseline beat the constant 0.4 (C10 90.82 vs 90.71, C100 71.37 vs 70.89) and
-discounted returns (``gamma=0.8``) were worse (90.67, 70.78), hence the default's choices.
+because they cannot matter beyond ties and RNG streams: the original's pool shuffle and its
+out-of-range ``random.randint(0, N)``. What the fixes change, measured:
+``docs/search-tuning.md``.
 """
 
 from __future__ import annotations
@@ -59,6 +41,7 @@ import optax
 from flax import struct
 
 from a2v_jax.search.core import (
+    MethodTraits,
     QueryLog,
     SearchEnv,
     StepRecord,
@@ -68,45 +51,39 @@ from a2v_jax.search.core import (
     record_query,
 )
 
-PRESETS = ("paper", "default")
-
 
 @dataclasses.dataclass(frozen=True)
 class RLConfig:
-    """REINFORCE hyper-parameters; build with :meth:`for_preset`.
+    """REINFORCE hyper-parameters; :func:`a2v_jax.search.presets.strategy_config` gives each preset's.
 
     Attributes:
-      preset: ``paper`` or ``default`` (the name recorded in reports).
+      baseline: ``constant`` (``baseline_value``) or ``ema`` (running mean of episode rewards).
+      baseline_value: the constant baseline (NB201 0.4, NB101 and DARTS 0.95 in the original).
+      skip_nearest: skip the nearest architecture of the whole pool (the NB201 script's off-by-one).
+      block_initial: the initial architecture is marked visited without being queried.
+      overshoot: the last query may end past the budget (``record_query(overshoot=True)``).
       hidden: LSTM cell size.
       episode: queries per policy update (the original ``bs``).
       lr: Adam learning rate.
       sigma: action standard deviation (fixed).
-      baseline: ``constant`` (``baseline_value``) or ``ema`` (running mean of episode rewards).
-      baseline_value: the constant baseline (NB201 0.4, NB101 0.95 in the original).
       ema_momentum: ``mu`` of the ``ema`` baseline, per episode.
       gamma: None: advantage from the immediate reward (the original's effective behaviour);
         a float: from the discounted reward-to-go within the episode.
-      skip_nearest: skip the nearest architecture of the whole pool (the NB201 script's off-by-one).
-      block_initial: the initial architecture is marked visited without being queried.
-      overshoot: the last query may end past the budget (``record_query(overshoot=True)``).
     """
 
-    preset: str = "default"
+    baseline: str
+    baseline_value: float
+    skip_nearest: bool
+    block_initial: bool
+    overshoot: bool
     hidden: int = 128
     episode: int = 16
     lr: float = 1e-2
     sigma: float = 1.0
-    baseline: str = "ema"
-    baseline_value: float = 0.4
     ema_momentum: float = 0.5
     gamma: float | None = None
-    skip_nearest: bool = False
-    block_initial: bool = False
-    overshoot: bool = False
 
     def __post_init__(self):
-        if self.preset not in PRESETS:
-            raise ValueError(f"RLConfig.preset must be one of {PRESETS}, got {self.preset!r}")
         if self.baseline not in ("constant", "ema"):
             raise ValueError(f"RLConfig.baseline must be 'constant' or 'ema', got {self.baseline!r}")
         if self.episode < 1 or self.hidden < 1:
@@ -118,30 +95,10 @@ class RLConfig:
         if self.gamma is not None and not 0.0 <= self.gamma <= 1.0:
             raise ValueError(f"RLConfig.gamma must be None or in [0, 1], got {self.gamma}")
 
-    @classmethod
-    def for_preset(cls, preset: str, **overrides: Any) -> RLConfig:
-        """The ``paper`` or ``default`` configuration, with ``overrides`` applied."""
-        if preset == "paper":
-            base = dict(
-                baseline="constant",
-                baseline_value=0.4,
-                gamma=None,
-                skip_nearest=True,
-                block_initial=True,
-                overshoot=True,
-            )
-        elif preset == "default":
-            base = dict(
-                baseline="ema",
-                gamma=None,
-                skip_nearest=False,
-                block_initial=False,
-                overshoot=False,
-            )
-        else:
-            raise ValueError(f"unknown RL preset {preset!r}; expected one of {PRESETS}")
-        base.update(overrides)
-        return cls(preset=preset, **base)
+    @property
+    def traits(self) -> MethodTraits:
+        """Never repeats a query; overshoots where configured; searches the latent features."""
+        return MethodTraits(distinct=True, overshoot=self.overshoot, neighbours=False, features=True)
 
 
 # --------------------------------------------------------------------------- policy
@@ -204,43 +161,6 @@ def gaussian_log_prob(a: chex.Array, mean: chex.Array, sigma: float) -> chex.Arr
     return -0.5 * sq / sigma**2 - d * math.log(sigma) - 0.5 * d * math.log(2.0 * math.pi)
 
 
-def episode_loss(
-    params: dict,
-    xs: chex.Array,
-    actions: chex.Array,
-    advantages: chex.Array,
-    mask: chex.Array,
-    sigma: float,
-) -> chex.Array:
-    """REINFORCE loss of one episode, re-run from a zero LSTM state.
-
-    ``L = sum_t mask_t * (-log N(a_t; m_t, sigma^2 I)) * A_t / max(sum_t mask_t, 1)``.
-
-    Args:
-      params: policy parameters.
-      xs: ``(E, D)`` the inputs fed at each step.
-      actions: ``(E, D)`` the sampled actions.
-      advantages: ``(E,)``.
-      mask: ``(E,)`` bool, steps whose query was made.
-      sigma: action standard deviation.
-
-    Returns:
-      () float32 loss.
-    """
-    hidden = params["lstm"]["w_hh"].shape[0]
-    zeros = jnp.zeros((hidden,), xs.dtype)
-
-    def body(carry, x):
-        h, c = carry
-        mean, h, c, _ = policy_step(params, x, h, c)
-        return (h, c), mean
-
-    _, means = jax.lax.scan(body, (zeros, zeros), xs)  # (E, D)
-    logp = gaussian_log_prob(actions, means, sigma)  # (E,)
-    m = mask.astype(logp.dtype)
-    return -jnp.sum(m * logp * advantages) / jnp.maximum(jnp.sum(m), 1.0)
-
-
 def episode_grads(
     params: dict,
     xs: chex.Array,
@@ -252,7 +172,11 @@ def episode_grads(
     mask: chex.Array,
     sigma: float,
 ) -> dict:
-    """``jax.grad(episode_loss)`` from the activations stored while acting (no forward re-run).
+    """The gradient of one episode's REINFORCE loss, from the activations stored while acting.
+
+    The loss, re-run from a zero LSTM state, is
+    ``L = sum_t mask_t * (-log N(a_t; m_t, sigma^2 I)) * A_t / max(sum_t mask_t, 1)``; its gradient
+    is taken without a forward re-run.
 
     Reverse-mode through the recurrence written out so that the recurrent weight gradient is one
     ``(H, E) x (E, 4H)`` product after the backward scan; autodiff of the scan instead accumulates
@@ -374,7 +298,7 @@ def _advantages(cfg: RLConfig, state: RLState) -> tuple[chex.Array, chex.Array]:
 
 
 def make_rl(cfg: RLConfig) -> Strategy:
-    """REINFORCE in latent space as a clocked :class:`Strategy`.
+    """REINFORCE in latent space as a :class:`Strategy`.
 
     The episode position is the step index modulo ``cfg.episode`` (every step attempts exactly one
     query, and after the run is done nothing matters), so the update's ``lax.cond`` is on the
@@ -456,4 +380,4 @@ def make_rl(cfg: RLConfig) -> Strategy:
         state = jax.lax.cond(pos == e - 1, update, lambda s: s, state)
         return state, rec
 
-    return Strategy(init=init, step=step, clocked=True)
+    return Strategy(init=init, step=step)

@@ -1,65 +1,47 @@
-"""Runs a search method on NAS-Bench-201 for many seeds and writes the report (JSON).
+"""Runs a search: a method's seeds on a pool, and a :class:`SearchConfig` through its space's driver.
 
-The pool is the embedded architectures (the rows of ``embeddings.npz``, aligned to the benchmark
-table by ``arch_str``) or, for methods that do not use features and without an embeddings file,
-the whole table. Every seed runs in one jitted ``vmap`` (:class:`~a2v_jax.search.core.ChunkedRunner`:
-chunks of steps until every seed has spent its budget), and the found architecture of each seed is
-reported with the protocol's seed-averaged 200-epoch accuracies.
+Every space has a driver (:class:`Driver`): ``run(config) -> report``, ``write(report, out)`` and
+``format_summary(report)``. :func:`run` picks it by ``config.space``::
 
-Example::
+    report = run(SearchConfig(space="nb101", method="rl", preset="paper", seeds=500,
+                              embeddings="runs/nb101/embeddings.npz", data_dir="~/data/nasbench"))
 
-    python -m a2v_jax.search --space nb201 --dataset cifar10 --method rl --seeds 500 \\
-        --preset paper --embeddings runs/nb201/embeddings.npz --out results/nb201-c10-rl.json
+The table drivers (NB201, NB101) put the searched architectures in a :class:`Pool` and call
+:func:`run_method`: every seed in one jitted ``vmap``
+(:class:`~a2v_jax.search.core.ChunkedRunner`: chunks of steps until every seed has spent its
+budget). The DARTS driver queries a host evaluator instead (:mod:`a2v_jax.search.evaluated`).
 """
 
 from __future__ import annotations
 
 import dataclasses
-import json
-import os
+import importlib
+import math
 import time
+from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 import jax
 import jax.numpy as jnp
 import numpy as np
 
-from a2v_jax.data import get_protocol, load_nb201, protocol_arrays
-from a2v_jax.data.protocols import missing_test_note
-from a2v_jax.embed import Embeddings, EmbeddingsError, load_embeddings
-from a2v_jax.runtime import device_name
-from a2v_jax.search import METHODS, get_strategy, method_traits
+from a2v_jax.embed import Embeddings, load_embeddings
+from a2v_jax.search.config import PathLike, SearchConfig
 from a2v_jax.search.core import (
     ChunkedRunner,
+    MethodTraits,
     SearchEnv,
     StepRecord,
+    Strategy,
     max_queries_in_budget,
-    one_edit_neighbours,
 )
-from a2v_jax.sharding import describe, make_mesh, to_host
-from a2v_jax.spaces.nb201 import CELL_OPS
+from a2v_jax.search.presets import make_strategy, strategy_config, with_capacity
+from a2v_jax.search.report import jsonable, seed_keys
+from a2v_jax.sharding import describe, to_host
 
 if TYPE_CHECKING:
     from jax.sharding import Mesh
-
-#: Keys of the report's top-level ``summary`` object that the issue fixes.
-SUMMARY_KEYS = (
-    "valid_mean",
-    "valid_std",
-    "test_mean",
-    "test_std",
-    "frac_found_best",
-    "median_queries_to_best",
-    "seeds",
-    "method",
-    "dataset",
-    "preset",
-    "protocol",
-    "budget_s",
-    "wall_s",
-    "device",
-)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -71,55 +53,45 @@ class Pool:
     arch_str: np.ndarray  # (P,) str
 
 
-def build_pool(
-    table,
-    protocol,
+def pool_env(
+    features: np.ndarray,
+    signal: np.ndarray,
+    cost: np.ndarray,
+    budget_s: float,
     *,
-    embeddings: Embeddings | None = None,
-    budget_s: float | None = None,
-    signal_seed: int = 0,
-    with_neighbours: bool = True,
-) -> Pool:
-    """The env for ``protocol`` over the embedded architectures (or the whole table).
+    max_queries: int | None = None,
+    neighbours: np.ndarray | None = None,
+) -> SearchEnv:
+    """The env of a pool: features, signal and cost per row, the budget and the query cap.
 
-    Args:
-      table: an ``NB201Table``.
-      protocol: a ``SearchProtocol``.
-      embeddings: the latent table; None uses every table row with a dummy 1-d feature (for
-        methods that ignore features).
-      budget_s: overrides ``protocol.budget_s``.
-      signal_seed: seed of the protocol's one frozen random-run draw (cifar100 / imagenet16).
-      with_neighbours: also build the one-edit neighbour table (REA, local search).
-
-    Returns:
-      A :class:`Pool`.
+    Raises:
+      ValueError: ``budget_s`` is not positive.
     """
-    signal, cost = protocol_arrays(table, protocol, seed=signal_seed)
-    if embeddings is None:
-        rows = np.arange(len(table), dtype=np.int64)
-        features = np.zeros((len(table), 1), np.float32)
-    else:
-        try:
-            rows = table.align(list(embeddings.arch_str))
-        except (KeyError, ValueError) as e:
-            raise EmbeddingsError(f"{embeddings.path}: arch_str does not match the table: {e}") from e
-        features = embeddings.features
-    budget = float(protocol.budget_s if budget_s is None else budget_s)
+    budget = float(budget_s)
     if not budget > 0:
         raise ValueError(f"budget_s must be > 0, got {budget}")
-    env = SearchEnv(
+    return SearchEnv(
         features=jnp.asarray(features),
-        signal=jnp.asarray(signal[rows]),
-        cost=jnp.asarray(cost[rows]),
+        signal=jnp.asarray(signal),
+        cost=jnp.asarray(cost),
         budget_s=jnp.asarray(budget, jnp.float32),
-        max_queries=jnp.asarray(np.iinfo(np.int32).max, jnp.int32),
-        neighbours=(
-            jnp.asarray(one_edit_neighbours(np.asarray(table.codes)[rows], len(CELL_OPS)))
-            if with_neighbours
-            else None
-        ),
+        max_queries=jnp.asarray(np.iinfo(np.int32).max if max_queries is None else max_queries, jnp.int32),
+        neighbours=None if neighbours is None else jnp.asarray(neighbours),
     )
-    return Pool(env=env, rows=rows, arch_str=np.asarray(table.arch_str)[rows])
+
+
+def embeddings_or_random(path: PathLike | None, table: Any, dim: int = 16) -> tuple[Embeddings, str]:
+    """The embeddings at ``path``, or N(0, 1) features (seed 0) for every row of the NB201 ``table``.
+
+    For benchmarks whose cost does not depend on the features' values. Returns the embeddings and
+    a description of them for the benchmark's report.
+    """
+    if path:
+        return load_embeddings(path), str(path)
+    feats = np.random.default_rng(0).normal(size=(len(table), dim)).astype(np.float32)
+    arch = np.asarray(table.arch_str)
+    emb = Embeddings(feats, arch, np.arange(len(arch)), "", "nb201", "", -1, "benchmark", "<random>")
+    return emb, f"random N(0, 1), {dim}-d"
 
 
 @dataclasses.dataclass(frozen=True)
@@ -136,9 +108,46 @@ class RunOutput:
     wall_s: float
 
 
-def seed_keys(seeds: np.ndarray) -> jax.Array:
-    """``(S,)`` run keys, ``jax.random.key(seed)`` for each seed id."""
-    return jax.vmap(jax.random.key)(jnp.asarray(seeds, jnp.uint32))
+def scan_bound(traits: MethodTraits, env: SearchEnv) -> int:
+    """The most steps a run of a strategy with ``traits`` can need on ``env`` (a static scan length).
+
+    The budget bound of :func:`~a2v_jax.search.core.max_queries_in_budget`, capped by the env's
+    query cap; without a time budget, the query cap.
+    """
+    budget, cap = float(env.budget_s), int(env.max_queries)
+    if not math.isfinite(budget):
+        if cap == np.iinfo(np.int32).max:
+            raise ValueError("a protocol without a time budget needs a query cap (max_queries)")
+        return cap
+    cost = np.asarray(env.cost)
+    return max_queries_in_budget(cost, budget, distinct=traits.distinct, overshoot=traits.overshoot, cap=cap)
+
+
+def plan_method(
+    method: str,
+    preset: str,
+    env: SearchEnv,
+    *,
+    space: str = "nb201",
+    overrides: dict | None = None,
+    max_steps: int | None = None,
+) -> tuple[Strategy, int]:
+    """The strategy of ``method`` under ``preset`` on ``space`` and the steps its runs get on ``env``.
+
+    ``max_steps`` defaults to :func:`scan_bound` of the config's traits; BO gets it as its
+    observation-buffer size ``max_obs`` unless ``overrides`` names one.
+    """
+    overrides = dict(overrides or {})
+    cfg = strategy_config(method, preset, space, **overrides)
+    if cfg.traits.neighbours and env.neighbours is None:
+        raise ValueError(f"method {method!r} needs a pool built with_neighbours=True")
+    if max_steps is None:
+        max_steps = scan_bound(cfg.traits, env)
+    elif max_steps < 1:
+        raise ValueError(f"max_steps must be >= 1, got {max_steps}")
+    if "max_obs" not in overrides:
+        cfg = with_capacity(cfg, max_steps)
+    return make_strategy(cfg), max_steps
 
 
 def run_method(
@@ -147,6 +156,7 @@ def run_method(
     pool: Pool,
     seeds: np.ndarray,
     *,
+    space: str = "nb201",
     chunk_steps: int = 16,
     progress: bool | str = False,
     overrides: dict | None = None,
@@ -155,28 +165,13 @@ def run_method(
 ) -> RunOutput:
     """Runs ``method`` on ``pool`` for every seed id in ``seeds`` (one vmapped program).
 
-    The scan is bounded by :func:`~a2v_jax.search.core.max_queries_in_budget` for the method's
-    traits (or by ``max_steps`` where the caller knows a bound, e.g. a query cap without a time
-    budget); BO gets that bound as its observation-buffer size ``max_obs``. With a ``mesh``
+    The strategy and the scan length come from :func:`plan_method`. With a ``mesh``
     (:func:`a2v_jax.sharding.make_mesh`) the seeds are sharded over its devices and every process
     gets the gathered result.
     """
-    traits = method_traits(method, preset)
-    if traits.neighbours and pool.env.neighbours is None:
-        raise ValueError(f"method {method!r} needs a pool built with_neighbours=True")
-    if max_steps is None:
-        max_steps = max_queries_in_budget(
-            np.asarray(pool.env.cost),
-            float(pool.env.budget_s),
-            distinct=traits.distinct,
-            overshoot=traits.overshoot,
-        )
-    elif max_steps < 1:
-        raise ValueError(f"max_steps must be >= 1, got {max_steps}")
-    overrides = dict(overrides or {})
-    if method == "bo":
-        overrides.setdefault("max_obs", max_steps)
-    strategy = get_strategy(method, preset, **overrides)
+    strategy, max_steps = plan_method(
+        method, preset, pool.env, space=space, overrides=overrides, max_steps=max_steps
+    )
     runner = ChunkedRunner(strategy, chunk_steps=chunk_steps, mesh=mesh)
     seeds = np.asarray(seeds, dtype=np.int64)
     t0 = time.perf_counter()
@@ -196,282 +191,70 @@ def run_method(
     )
 
 
-def _stats(x: np.ndarray) -> tuple[float | None, float | None]:
-    x = x[np.isfinite(x)]
-    if x.size == 0:
-        return None, None
-    return float(np.mean(x)), float(np.std(x))
-
-
-def summarize(
-    table,
-    protocol,
-    pool: Pool,
-    out: RunOutput,
+def report_settings(
+    protocol: Any,
+    seeds: np.ndarray,
+    embeddings: Embeddings | None,
+    mesh: Mesh | None,
     *,
-    method: str,
-    preset: str,
-    trajectories: bool = True,
-    extra: dict | None = None,
-) -> dict[str, Any]:
-    """The JSON report: per-seed results and the summary over seeds.
-
-    Reported accuracies are the benchmark's seed-averaged 200-epoch ``valid_mean`` / ``test_mean``
-    (percent) of each seed's found architecture, on ``protocol.dataset`` in the summary and on
-    every ``protocol.report_datasets`` in ``per_dataset``. Spreads are population std
-    (``ddof=0``) over seeds. "Found best" means the reported architecture is the pool's
-    best-``valid_mean`` architecture on ``protocol.dataset``; its queries-to-best is the 1-based
-    query at which it became the incumbent, and the median is over the seeds that found it.
-    """
-    rec = out.records
-    s = out.seeds.shape[0]
-    ds_main = protocol.dataset
-    report_ds = tuple(dict.fromkeys((ds_main, *protocol.report_datasets)))
-    found = out.best_idx >= 0
-    rows = np.where(found, pool.rows[np.maximum(out.best_idx, 0)], -1)  # (S,) table rows
-
-    def acc(ds: str, field: str) -> np.ndarray:
-        arr = getattr(table.datasets[ds], field)
-        if arr is None:
-            return np.full(s, np.nan)
-        return np.where(found, np.asarray(arr, np.float64)[np.maximum(rows, 0)], np.nan)
-
-    per_ds = {ds: {"valid": acc(ds, "valid_mean"), "test": acc(ds, "test_mean")} for ds in report_ds}
-    best_pool = int(np.argmax(np.asarray(table.datasets[ds_main].valid_mean)[pool.rows]))
-    found_best = out.best_idx == best_pool
-    # 1-based query count at which the incumbent became the best-valid architecture.
-    n_acc = np.cumsum(rec.accepted, axis=1)  # (S, T)
-    hit = rec.accepted & (rec.best_idx == best_pool)
-    first = np.where(hit.any(axis=1), n_acc[np.arange(s), np.argmax(hit, axis=1)], -1)
-    q_to_best = first[found_best & (first > 0)]
-    # The architecture a perfect search finds: the pool's best search signal (NaN signals never win).
-    best_signal_pool = int(np.argmax(np.nan_to_num(np.asarray(pool.env.signal), nan=-np.inf)))
-    found_best_signal = out.best_idx == best_signal_pool
-
-    runs = []
-    for i in range(s):
-        r = {
-            "seed": int(out.seeds[i]),
-            "index": int(rows[i]),
-            "arch_str": str(table.arch_str[rows[i]]) if found[i] else None,
-            "signal": float(out.best_signal[i]) if found[i] else None,
-            "valid_mean": _num(per_ds[ds_main]["valid"][i]),
-            "test_mean": _num(per_ds[ds_main]["test"][i]),
-            "queries": int(out.n_queries[i]),
-            "spent_s": float(out.spent_s[i]),
-        }
-        if len(report_ds) > 1:
-            r["per_dataset"] = {
-                ds: {"valid_mean": _num(v["valid"][i]), "test_mean": _num(v["test"][i])}
-                for ds, v in per_ds.items()
-            }
-        if trajectories:
-            a = rec.accepted[i]
-            r["trajectory"] = {
-                "spent_s": [round(float(x), 3) for x in rec.spent_s[i][a]],
-                "best_index": [int(pool.rows[j]) for j in rec.best_idx[i][a]],
-                "best_signal": [round(float(x), 6) for x in _running_max(rec.signal[i][a])],
-            }
-        runs.append(r)
-
-    vm, vs = _stats(per_ds[ds_main]["valid"])
-    tm, ts = _stats(per_ds[ds_main]["test"])
-    summary = {
-        "valid_mean": vm,
-        "valid_std": vs,
-        "test_mean": tm,
-        "test_std": ts,
-        "test_source": table.test_source,
-        "test_note": missing_test_note(table),
-        "frac_found_best": float(found_best.mean()),
-        "median_queries_to_best": float(np.median(q_to_best)) if q_to_best.size else None,
-        "frac_found_best_signal": float(found_best_signal.mean()),
-        "seeds": int(s),
-        "method": method,
-        "dataset": ds_main,
-        "preset": preset,
-        "protocol": protocol.name,
-        "budget_s": float(pool.env.budget_s),
-        "wall_s": float(out.wall_s),
-        "device": device_name(),
-        "mean_queries": float(out.n_queries.mean()),
-        "mean_spent_s": float(out.spent_s.mean()),
-        "pool_size": int(pool.rows.shape[0]),
-        "best_valid_index": int(pool.rows[best_pool]),
-        "optimum": {
-            ds: {
-                "valid_mean": float(np.max(np.asarray(table.datasets[ds].valid_mean)[pool.rows])),
-                "test_mean": (
-                    None
-                    if table.datasets[ds].test_mean is None
-                    else float(np.max(np.asarray(table.datasets[ds].test_mean)[pool.rows]))
-                ),
-            }
-            for ds in report_ds
-        },
-        "max_steps": int(out.max_steps),
-        "steps_run": int(rec.idx.shape[1]),
-    }
-    if ds_main == "cifar10" and table.datasets["cifar10"].valid_model_test_mean is not None:
-        vtm, vts = _stats(acc("cifar10", "valid_model_test_mean"))
-        summary["valid_model_test_mean"], summary["valid_model_test_std"] = vtm, vts
-    if len(report_ds) > 1:
-        summary["per_dataset"] = {}
-        for ds, v in per_ds.items():
-            m1, s1 = _stats(v["valid"])
-            m2, s2 = _stats(v["test"])
-            summary["per_dataset"][ds] = {"valid_mean": m1, "valid_std": s1, "test_mean": m2, "test_std": s2}
-    if extra:
-        summary.update(extra)
+    after_cost: dict,
+    after_seeds: dict,
+) -> dict:
+    """The settings a table driver's summary records, each space's own keys in their places."""
     return {
-        "summary": summary,
-        "definitions": {
-            "accuracies": "percent; the benchmark's seed-averaged 200-epoch valid_mean / test_mean of the "
-            "architecture with the best search signal within the budget",
-            "std": "population std (ddof=0) over seeds",
-            "test_source": "where test_mean came from; null: the table has no test accuracies (test_note "
-            "says how to add them)",
-            "valid_model_test_mean": "cifar10 only: ori-test accuracy of the cifar10-valid model (trained "
-            "on 25k images), not the paper's cifar10 test column (test_mean: the model trained on 50k)",
-            "frac_found_best": "fraction of seeds whose reported architecture is the pool's "
-            "best-valid_mean one",
-            "frac_found_best_signal": "fraction of seeds whose reported architecture is the pool's best "
-            "by the search signal (what a perfect search within the protocol finds)",
-            "median_queries_to_best": "median over those seeds of the 1-based query at which it became "
-            "the incumbent",
-            "trajectory": "per accepted query: simulated seconds spent, incumbent benchmark index, best "
-            "signal so far",
-        },
-        "runs": runs,
+        "signal": protocol.signal,
+        "cost": protocol.cost,
+        **after_cost,
+        "seed_ids": [int(seeds[0]), int(seeds[-1])],
+        **after_seeds,
+        "embeddings": None if embeddings is None else {"path": embeddings.path, **jsonable(embeddings.meta)},
+        "sharding": describe(mesh),
     }
 
 
-def _num(x: float) -> float | None:
-    return None if not np.isfinite(x) else float(x)
+def check_config(config: SearchConfig) -> None:
+    """Raises ValueError for an unknown method or preset, no seeds, or a latent method without embeddings."""
+    traits = strategy_config(config.method, config.preset).traits  # validates both names
+    if config.seeds < 1:
+        raise ValueError(f"seeds must be >= 1, got {config.seeds}")
+    if traits.features and config.embeddings is None:
+        raise ValueError(f"method {config.method!r} searches the latent space: pass --embeddings PATH")
 
 
-def _running_max(x: np.ndarray) -> np.ndarray:
-    return np.maximum.accumulate(x) if x.size else x
+# --------------------------------------------------------------------------- drivers
 
 
-def search(
-    *,
-    dataset: str,
-    method: str,
-    preset: str,
-    seeds: int,
-    protocol: str = "arch2vec",
-    embeddings: str | os.PathLike | None = None,
-    budget_s: float | None = None,
-    data_dir: str | os.PathLike | None = None,
-    source: str = "auto",
-    test_data: str | os.PathLike | None = None,
-    seed_start: int = 1,
-    signal_seed: int = 0,
-    cost: str | None = None,
-    chunk_steps: int = 16,
-    progress: bool = True,
-    trajectories: bool = True,
-    table=None,
-    devices: int | None = None,
-    mesh: str | None = None,
-) -> dict[str, Any]:
-    """Loads the data, runs ``seeds`` seeds of ``method`` and returns the JSON report.
+class Driver(NamedTuple):
+    """A space's search driver.
 
-    Args:
-      dataset: ``cifar10 | cifar100 | imagenet16``.
-      method: one of :data:`~a2v_jax.search.METHODS`.
-      preset: ``paper | default``.
-      seeds: number of seeds; seed ids ``seed_start .. seed_start + seeds - 1``.
-      protocol: ``arch2vec | nb201``.
-      embeddings: path of ``embeddings.npz`` (required by ``rl`` and ``bo``; if given, it defines
-        the pool for every method).
-      budget_s: overrides the protocol's budget.
-      data_dir: NAS-Bench-201 data (else ``$A2V_NB201_DIR``, else the tables installed with a2v_jax).
-      source: table source for ``load_nb201``.
-      test_data: where test accuracies come from (``load_nb201``'s ``test_data``).
-      seed_start: first seed id (the original ran 1..500).
-      signal_seed: seed of the protocol's frozen random-run draw.
-      cost: a query cost (``data.protocols.COSTS``) in place of the protocol's own.
-      chunk_steps: steps per compiled chunk.
-      progress: show a tqdm bar.
-      trajectories: include per-seed trajectories.
-      table: an already loaded table (skips ``load_nb201``).
-      devices: devices to shard the seeds over (None: every device JAX sees, 1: no sharding).
-      mesh: ``"POPxDATA"`` mesh shape (:func:`a2v_jax.sharding.make_mesh`); the search shards
-        seeds over all of its devices.
-
-    Returns:
-      The report (see :func:`summarize`).
+    Attributes:
+      run: ``run(config, **data) -> report`` (the table drivers take an already loaded ``table=``).
+      write: ``write(report, out) -> path`` writes the report where ``config.out`` says.
+      format_summary: ``format_summary(report) -> str``, one human-readable summary.
+      errors: the exceptions the command reports as ``error: ...`` (exit 2) instead of a traceback.
     """
-    if method not in METHODS:
-        raise ValueError(f"unknown search method {method!r}; expected one of {METHODS}")
-    if seeds < 1:
-        raise ValueError(f"seeds must be >= 1, got {seeds}")
-    traits = method_traits(method, preset)
-    if traits.features and embeddings is None:
-        raise ValueError(f"method {method!r} searches the latent space: pass --embeddings PATH")
-    proto = get_protocol(protocol, dataset, cost=cost)
-    device_mesh = make_mesh(devices, mesh)
-    if table is None:
-        table = load_nb201(data_dir, source=source, test_data=test_data)
-    emb = load_embeddings(embeddings) if embeddings is not None else None
-    pool = build_pool(
-        table,
-        proto,
-        embeddings=emb,
-        budget_s=budget_s,
-        signal_seed=signal_seed,
-        with_neighbours=traits.neighbours,
-    )
-    seed_ids = np.arange(seed_start, seed_start + seeds, dtype=np.int64)
-    desc = f"{method}/{preset} {dataset}" if progress else False
-    out = run_method(method, preset, pool, seed_ids, chunk_steps=chunk_steps, progress=desc, mesh=device_mesh)
-    extra = {
-        "signal": proto.signal,
-        "cost": proto.cost,
-        "signal_seed": signal_seed,
-        "seed_ids": [int(seed_ids[0]), int(seed_ids[-1])],
-        "table_source": table.source,
-        "table_path": table.path,
-        "embeddings": None if emb is None else {"path": emb.path, **_jsonable(emb.meta)},
-        "sharding": describe(device_mesh),
-    }
-    return summarize(
-        table, proto, pool, out, method=method, preset=preset, trajectories=trajectories, extra=extra
-    )
+
+    run: Callable[..., dict]
+    write: Callable[[dict, PathLike], Path]
+    format_summary: Callable[[dict], str]
+    errors: tuple[type[BaseException], ...] = (ValueError,)
 
 
-def _jsonable(d: dict) -> dict:
-    return {k: (v if isinstance(v, str | int | float | bool) or v is None else str(v)) for k, v in d.items()}
+#: Space -> the module that defines its ``DRIVER``.
+DRIVER_MODULES = {
+    "nb201": "a2v_jax.search.nb201",
+    "nb101": "a2v_jax.search.nb101",
+    "darts": "a2v_jax.search.darts",
+}
 
 
-def write_report(report: dict, path: str | os.PathLike) -> Path:
-    """Writes the report as JSON (parent directories created); returns the path."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(path.suffix + ".tmp")
-    tmp.write_text(json.dumps(report, indent=1, allow_nan=False) + "\n")
-    tmp.replace(path)
-    return path
+def get_driver(space: str) -> Driver:
+    """The :class:`Driver` of ``space`` (its module imported on first use)."""
+    if space not in DRIVER_MODULES:
+        raise ValueError(f"unknown search space {space!r}; expected one of {tuple(DRIVER_MODULES)}")
+    return importlib.import_module(DRIVER_MODULES[space]).DRIVER
 
 
-def format_summary(summary: dict) -> str:
-    """One human line: ``rl/paper cifar10: valid 91.32 +- 0.42, test ...``."""
-
-    def pm(m, s):
-        return "n/a" if m is None else f"{m:.2f} +- {s:.2f}"
-
-    test = pm(summary["test_mean"], summary["test_std"])
-    if summary.get("test_source") is None and summary["test_mean"] is None:
-        test = "n/a (no test accuracies configured: --test-data PATH, see the summary's test_note)"
-
-    mq = summary["median_queries_to_best"]
-    return (
-        f"{summary['method']}/{summary['preset']} {summary['dataset']} ({summary['protocol']}, "
-        f"{summary['seeds']} seeds, {summary['budget_s']:.0f} s budget): "
-        f"valid {pm(summary['valid_mean'], summary['valid_std'])}, "
-        f"test {test}, found best {summary['frac_found_best']:.3f}"
-        f"{'' if mq is None else f' (median {mq:.0f} queries)'}, {summary['mean_queries']:.1f} queries/seed, "
-        f"wall {summary['wall_s']:.1f} s on {summary['device']}"
-    )
+def run(config: SearchConfig, **data: Any) -> dict:
+    """Runs ``config`` with its space's driver and returns the report (nothing is written)."""
+    return get_driver(config.space).run(config, **data)

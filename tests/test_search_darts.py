@@ -1,4 +1,4 @@
-"""python -m a2v_jax.search.darts_pipeline end to end on a tiny pool (toy and table evaluators)."""
+"""``python -m a2v_jax.search --space darts`` end to end on a tiny pool (toy and table evaluators)."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import shutil
 import numpy as np
 import pytest
 
-from a2v_jax.search import darts_pipeline
+from a2v_jax.search import __main__ as cli
 from a2v_jax.search.evaluated import toy_scores
 from a2v_jax.spaces.darts import cells_from_codes, parse_genotype
 
@@ -16,15 +16,24 @@ from a2v_jax.spaces.darts import cells_from_codes, parse_genotype
 @pytest.fixture(scope="module")
 def toy_run(tmp_path_factory):
     out = tmp_path_factory.mktemp("pipe") / "rl"
-    argv = ["--pool-size", "40", "--epochs", "1", "--prior-samples", "20", "--queries", "12"]
-    rc = darts_pipeline.main(
-        [*argv, "--method", "rl", "--evaluator", "toy", "--out", str(out), "--no-progress"]
-    )
+    argv = [
+        "--space",
+        "darts",
+        "--pool-size",
+        "40",
+        "--epochs",
+        "1",
+        "--prior-samples",
+        "20",
+        "--queries",
+        "12",
+    ]
+    rc = cli.main([*argv, "--method", "rl", "--evaluator", "toy", "--out", str(out), "--no-progress"])
     assert rc == 0
     return out, argv
 
 
-def test_darts_pipeline__toy_writes_every_query_and_best(toy_run):
+def test_search_darts__toy_writes_every_query_and_best(toy_run):
     out, _ = toy_run
     rep = json.loads((out / "search.json").read_text())
     qs = rep["queries"]
@@ -39,13 +48,13 @@ def test_darts_pipeline__toy_writes_every_query_and_best(toy_run):
     assert (out / "pretrain" / "embeddings.npz").is_file()
 
 
-def test_darts_pipeline__table_missing_cell_is_clear_error(toy_run, tmp_path, capsys):
+def test_search_darts__table_missing_cell_is_clear_error(toy_run, tmp_path, capsys):
     out, argv = toy_run
     table = tmp_path / "t.json"
     table.write_text(json.dumps({"4041000000000000": 0.5}))
     pre = out.parent / "table"
     shutil.copytree(out / "pretrain", pre / "pretrain")  # resumes: no second pretraining
-    rc = darts_pipeline.main(
+    rc = cli.main(
         [
             *argv,
             "--method",
