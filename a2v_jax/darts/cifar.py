@@ -34,7 +34,6 @@ BATCHES_DIR = "cifar-10-batches-py"
 TRAIN_FILES: tuple[str, ...] = tuple(f"data_batch_{i}" for i in range(1, 6))
 TEST_FILE = "test_batch"
 NUM_CLASSES = 10
-IMAGE_SHAPE = (32, 32, 3)
 #: DARTS's ``CIFAR_MEAN`` / ``CIFAR_STD`` (per RGB channel, on [0, 1] pixels).
 CIFAR_MEAN = (0.49139968, 0.48215827, 0.44653124)
 CIFAR_STD = (0.24703233, 0.24348505, 0.26158768)

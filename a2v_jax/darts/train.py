@@ -1,34 +1,10 @@
-"""Training DARTS's CIFAR network: the 50-epoch proxy (arch2vec's search evaluator), the 600-epoch final run.
+"""Training a genotype's DARTS network on CIFAR-10: the run, the search evaluator, the command.
 
-Both presets follow arch2vec's DARTS scripts (reference §7.4): ``NetworkCIFAR(36, 10, 20)`` with the
-auxiliary head (loss weight 0.4), cutout 16, drop-path ramped linearly from 0 (``0.2 * epoch /
-epochs``, fixed within an epoch), SGD momentum 0.9 (not Nesterov), weight decay 3e-4 on every
-parameter, gradient clipping at global norm 5, batch 96, learning rate 0.025 cosine-annealed to 0
-over the epochs (PyTorch's ``CosineAnnealingLR`` stepped once per epoch: constant within an epoch).
-
-- ``proxy`` (``Train.main`` of ``darts/cnn/train_search.py``): 50 epochs on the first 90 % of the
-  CIFAR-10 training set, validation on the last 10 %; the reward is the **mean validation accuracy
-  over the last 5 epochs** (a fraction); the test accuracy of those epochs is logged too.
-- ``final`` (``darts/cnn/train.py``): 600 epochs on all 50,000 training images, the test set
-  evaluated after every epoch; the reward is the last epoch's test accuracy.
-
-Epochs: a fresh permutation per epoch (``SubsetRandomSampler`` / ``shuffle=True``), the last batch
-padded to 96 with a mask, so it trains exactly like PyTorch's smaller last batch (masked loss, BN
-statistics over its real images only). One epoch is one ``lax.scan`` over batches, one jitted call;
-augmentation runs inside the step on device. Keys: ``key -> (init, train)``, epoch ``e`` uses
-``fold_in(train, e)``, so a resumed run is bit-equal to an uninterrupted one.
-
-Cost (no GPU was available when this was written, so no measured GPU time is given): the full
-network of arch2vec-BO's cell has 3.62 M parameters and 0.58 G multiply-adds per 32x32 image
-(arch2vec-RL's: 3.30 M, 0.52 G; :mod:`a2v_jax.spaces.darts_macs`), so an epoch of 50,000 images is
-about 3 x 0.58e9 x 5e4 = 8.7e13 multiply-adds (forward + backward). The final run is 600 such
-epochs, a proxy query 50 epochs of 45,000 images (1/13 of it), arch2vec's search 100 queries: GPU
-work. On a CPU only tiny configurations are practical. Measured on a shared 2-core CPU (jax 0.10.2,
-float32): 4 channels / 3 cells / batch 6 (the tests' config) compiles its epoch in 20 s of CPU time
-and then takes 0.09 s per step; 8 channels / 5 cells / batch 8: 28 s, 0.53 s per step; the full
-36-channel, 20-cell network at batch 96 compiles in 95 s of CPU time and did not finish two steps in
-6 minutes. **Record the measured seconds per epoch of both presets on a GPU here when one is
-available.**
+:func:`train_network` trains with a config of :mod:`a2v_jax.darts.config` (the 50-epoch ``proxy``,
+arch2vec's search evaluator, or the 600-epoch ``final`` run), one jitted epoch of
+:mod:`a2v_jax.darts.steps` at a time, with checkpoints and per-epoch metrics. Keys: ``key -> (init,
+train)``, epoch ``e`` uses ``fold_in(train, e)``, so a resumed run is bit-equal to an uninterrupted
+one. :func:`make_evaluator` is the search's query: ``evaluator(genotype) -> (reward, cost_s)``.
 
 Run::
 
@@ -37,7 +13,7 @@ Run::
 
 Outputs in ``--workdir``: ``config.json`` (the run's identity; a different run refuses the folder),
 ``checkpoints/`` (orbax, every epoch; rerunning the command resumes), ``metrics.jsonl`` (one line
-per epoch) and ``summary.json``.
+per epoch) and ``summary.json``. What a run costs, and what was measured: ``docs/darts-training.md``.
 """
 
 from __future__ import annotations
@@ -50,7 +26,6 @@ import sys
 import time
 import zlib
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -59,106 +34,13 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import optax
-from flax import struct
-from flax.training import train_state
 
-from a2v_jax.darts.cifar import CIFAR10, augment_batch, load_cifar10, normalize, split_train_valid
-from a2v_jax.darts.network import DROP_PATH_RNG, NetworkCIFAR, init_network, param_counts, resolve_genotype
+from a2v_jax.darts.cifar import CIFAR10, load_cifar10, split_train_valid
+from a2v_jax.darts.config import PRESETS, DartsTrainConfig, drop_prob_at_epoch, get_preset, lr_at_epoch
+from a2v_jax.darts.network import NetworkCIFAR, init_network, param_counts, resolve_genotype
+from a2v_jax.darts.steps import DartsState, evaluate, train_epoch
 from a2v_jax.pretrain.checkpoint import Checkpointer, check_workdir
 from a2v_jax.spaces.darts import Genotype
-
-
-@dataclass(frozen=True)
-class DartsTrainConfig:
-    """How a genotype's CIFAR network is trained (see the module docstring for the presets).
-
-    Attributes:
-      epochs: training epochs (the LR cosine and the drop-path ramp span them).
-      train_portion: fraction of the 50,000 training images trained on, in index order; the rest
-        is the validation set. 1.0: train on all and validate on the test set.
-      batch_size: training batch.
-      eval_batch_size: evaluation batch (BN uses running averages, so it changes no number).
-      lr: initial learning rate; cosine-annealed per epoch to ``lr_min``.
-      lr_min: final learning rate.
-      momentum: SGD momentum.
-      nesterov: Nesterov momentum (DARTS: no).
-      weight_decay: L2 added to the clipped gradient of every parameter (PyTorch SGD's ``weight_decay``).
-      grad_clip: global gradient-norm clip.
-      init_channels: ``C`` of the network.
-      layers: number of cells.
-      auxiliary: train with the auxiliary head.
-      auxiliary_weight: weight of the auxiliary loss.
-      drop_path: final drop-path probability (epoch ``e`` uses ``drop_path * e / epochs``); 0: off.
-      cutout: side of the cutout square; 0: off.
-      reward_epochs: the reward averages the validation accuracy over this many last epochs.
-      test_epochs: evaluate the test set in this many last epochs (with a validation set).
-    """
-
-    epochs: int
-    train_portion: float
-    batch_size: int = 96
-    eval_batch_size: int = 500
-    lr: float = 0.025
-    lr_min: float = 0.0
-    momentum: float = 0.9
-    nesterov: bool = False
-    weight_decay: float = 3e-4
-    grad_clip: float = 5.0
-    init_channels: int = 36
-    layers: int = 20
-    auxiliary: bool = True
-    auxiliary_weight: float = 0.4
-    drop_path: float = 0.2
-    cutout: int = 16
-    reward_epochs: int = 5
-    test_epochs: int = 5
-
-    def __post_init__(self):
-        if self.epochs < 1 or self.batch_size < 1 or self.eval_batch_size < 1:
-            raise ValueError(f"epochs, batch sizes must be positive: {self}")
-        if not 0.0 < self.train_portion <= 1.0:
-            raise ValueError(f"train_portion must be in (0, 1], got {self.train_portion}")
-        if not 0.0 <= self.drop_path < 1.0:
-            raise ValueError(f"drop_path must be in [0, 1), got {self.drop_path}")
-
-    @property
-    def has_validation(self) -> bool:
-        """Whether part of the training set is held out for validation."""
-        return self.train_portion < 1.0
-
-
-#: Named presets: ``proxy`` (arch2vec's 50-epoch search evaluation) and ``final`` (600 epochs).
-PRESETS: dict[str, DartsTrainConfig] = {
-    "proxy": DartsTrainConfig(epochs=50, train_portion=0.9),
-    "final": DartsTrainConfig(epochs=600, train_portion=1.0),
-}
-
-
-def get_preset(name: str, **overrides: Any) -> DartsTrainConfig:
-    """The preset ``name`` with fields replaced by ``overrides`` (None values ignored)."""
-    if name not in PRESETS:
-        raise ValueError(f"unknown DARTS training preset {name!r}; expected one of {sorted(PRESETS)}")
-    return dataclasses.replace(PRESETS[name], **{k: v for k, v in overrides.items() if v is not None})
-
-
-class DartsState(train_state.TrainState):
-    """Flax ``TrainState`` plus BN statistics; the network, config and epoch length are static."""
-
-    batch_stats: Any = None
-    model: NetworkCIFAR = struct.field(pytree_node=False, default=None)
-    cfg: DartsTrainConfig = struct.field(pytree_node=False, default=None)
-    steps_per_epoch: int = struct.field(pytree_node=False, default=1)
-
-
-def lr_at_epoch(cfg: DartsTrainConfig, epoch: chex.Numeric) -> chex.Numeric:
-    """``lr_min + (lr - lr_min) * (1 + cos(pi * epoch / epochs)) / 2``, PyTorch's ``CosineAnnealingLR``."""
-    cos = jnp.cos(jnp.pi * jnp.asarray(epoch, jnp.float32) / cfg.epochs)
-    return cfg.lr_min + (cfg.lr - cfg.lr_min) * 0.5 * (1.0 + cos)
-
-
-def drop_prob_at_epoch(cfg: DartsTrainConfig, epoch: chex.Numeric) -> chex.Numeric:
-    """The drop-path probability of epoch ``epoch`` (0-based): ``drop_path * epoch / epochs``."""
-    return cfg.drop_path * jnp.asarray(epoch, jnp.float32) / cfg.epochs
 
 
 def make_optimizer(cfg: DartsTrainConfig, steps_per_epoch: int) -> optax.GradientTransformation:
@@ -215,129 +97,6 @@ def create_state(
         cfg=cfg,
         steps_per_epoch=steps_per_epoch,
     )
-
-
-def train_step(state: DartsState, batch: dict[str, chex.Array], key: chex.PRNGKey) -> tuple[DartsState, dict]:
-    """One SGD step on an augmented batch.
-
-    Loss per example: ``CE(logits, y) + auxiliary_weight * CE(logits_aux, y)``, averaged over the
-    real examples (``batch["mask"]``).
-
-    Args:
-      state: the training state.
-      batch: ``image (B, 32, 32, 3) uint8``, ``label (B,) int32``, ``mask (B,) bool``.
-      key: PRNG key of the augmentation and the drop-path masks.
-
-    Returns:
-      ``(new_state, metrics)``; metrics are sums over the real examples: ``loss``, ``correct``, ``count``.
-    """
-    cfg = state.cfg
-    labels, mask = batch["label"], batch["mask"]
-    chex.assert_rank(batch["image"], 4)
-    chex.assert_shape([labels, mask], (batch["image"].shape[0],))
-    k_aug, k_drop = jax.random.split(key)
-    x = augment_batch(k_aug, batch["image"], cfg.cutout)  # (B, H, W, 3)
-    epoch = state.step // state.steps_per_epoch
-    drop_prob = drop_prob_at_epoch(cfg, epoch) if cfg.drop_path > 0 else None
-    w = mask.astype(jnp.float32)  # (B,)
-
-    def loss_fn(params):
-        (logits, logits_aux), updates = state.apply_fn(
-            {"params": params, "batch_stats": state.batch_stats},
-            x,
-            train=True,
-            drop_prob=drop_prob,
-            mask=mask,
-            rngs={DROP_PATH_RNG: k_drop},
-            mutable=["batch_stats"],
-        )
-        per_example = optax.softmax_cross_entropy_with_integer_labels(logits, labels)  # (B,)
-        if logits_aux is not None:
-            aux = optax.softmax_cross_entropy_with_integer_labels(logits_aux, labels)
-            per_example = per_example + cfg.auxiliary_weight * aux
-        loss = jnp.sum(w * per_example) / jnp.maximum(jnp.sum(w), 1.0)
-        return loss, (per_example, logits, updates["batch_stats"])
-
-    grads, (per_example, logits, batch_stats) = jax.grad(loss_fn, has_aux=True)(state.params)
-    state = state.apply_gradients(grads=grads, batch_stats=batch_stats)
-    metrics = {
-        "loss": jnp.sum(w * per_example),
-        "correct": jnp.sum(w * (jnp.argmax(logits, -1) == labels)),
-        "count": jnp.sum(w),
-    }
-    return state, metrics
-
-
-def eval_step(state: DartsState, batch: dict[str, chex.Array]) -> dict[str, chex.Array]:
-    """Loss and accuracy sums of a batch in eval mode (running BN statistics, no drop-path, no head).
-
-    Args:
-      state: the training state.
-      batch: ``image (B, H, W, 3) uint8``, ``label (B,)``, ``mask (B,) bool``.
-
-    Returns:
-      Sums over the real examples: ``loss`` (cross-entropy), ``correct``, ``count``.
-    """
-    w = batch["mask"].astype(jnp.float32)
-    logits, _ = state.apply_fn(
-        {"params": state.params, "batch_stats": state.batch_stats}, normalize(batch["image"]), train=False
-    )
-    ce = optax.softmax_cross_entropy_with_integer_labels(logits, batch["label"])
-    return {
-        "loss": jnp.sum(w * ce),
-        "correct": jnp.sum(w * (jnp.argmax(logits, -1) == batch["label"])),
-        "count": jnp.sum(w),
-    }
-
-
-def _batches(order: chex.Array, batch_size: int) -> tuple[chex.Array, chex.Array]:
-    """``order (n,)`` cut into ``(ceil(n / B), B)`` index rows, the last padded, and the real-example mask."""
-    n = order.shape[0]
-    num = -(-n // batch_size)
-    pad = num * batch_size - n
-    idx = jnp.concatenate([order, jnp.zeros((pad,), order.dtype)]).reshape(num, batch_size)
-    mask = (jnp.arange(num * batch_size) < n).reshape(num, batch_size)
-    return idx, mask
-
-
-def train_epoch(
-    state: DartsState, images: chex.Array, labels: chex.Array, key: chex.PRNGKey
-) -> tuple[DartsState, dict[str, chex.Array]]:
-    """One epoch: a fresh permutation, ``ceil(n / B)`` steps as one ``lax.scan``.
-
-    Args:
-      state: the training state.
-      images: ``(n, 32, 32, 3)`` uint8 training images (on device).
-      labels: ``(n,)`` int32.
-      key: PRNG key of the epoch (order, augmentation, drop-path).
-
-    Returns:
-      ``(state, sums)``: ``loss``, ``correct``, ``count`` summed over the epoch.
-    """
-    k_order, k_steps = jax.random.split(key)
-    idx, mask = _batches(jax.random.permutation(k_order, images.shape[0]), state.cfg.batch_size)
-    keys = jax.random.split(k_steps, idx.shape[0])
-
-    def body(st, xs):
-        i, m, k = xs
-        return train_step(st, {"image": images[i], "label": labels[i], "mask": m}, k)
-
-    state, metrics = jax.lax.scan(body, state, (idx, mask, keys))
-    return state, jax.tree.map(jnp.sum, metrics)
-
-
-def evaluate(state: DartsState, images: chex.Array, labels: chex.Array) -> dict[str, chex.Array]:
-    """:func:`eval_step` summed over ``images (n, H, W, 3)`` in batches of ``cfg.eval_batch_size``."""
-    idx, mask = _batches(jnp.arange(images.shape[0]), state.cfg.eval_batch_size)
-
-    def body(total, xs):
-        i, m = xs
-        out = eval_step(state, {"image": images[i], "label": labels[i], "mask": m})
-        return jax.tree.map(jnp.add, total, out), None
-
-    zero = {"loss": jnp.zeros(()), "correct": jnp.zeros(()), "count": jnp.zeros(())}
-    total, _ = jax.lax.scan(body, zero, (idx, mask))
-    return total
 
 
 _train_epoch = jax.jit(train_epoch, donate_argnums=(0,))
