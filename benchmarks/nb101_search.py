@@ -31,7 +31,7 @@ from pathlib import Path
 import numpy as np
 
 from a2v_jax.analysis.curves import PAPER_NB101
-from a2v_jax.data import DataError, load_nb101
+from a2v_jax.data import exit_2_on_data_error, load_nb101
 from a2v_jax.data.nb101 import BEST_TEST, NUM_CELLS
 from a2v_jax.runtime import device_name, enable_compilation_cache
 from a2v_jax.search.config import SearchConfig
@@ -105,11 +105,7 @@ def markdown(rows: list[dict], meta: dict) -> str:
 
 def run_grid(args: argparse.Namespace) -> int:
     """Runs every (method, preset, protocol) cell and writes the JSON, Markdown and figure."""
-    try:
-        table = load_nb101(args.data_dir, progress=True)  # fails first, with the loader's message
-    except DataError as e:
-        print(f"error: {e}", file=sys.stderr)
-        return 2
+    table = load_nb101(args.data_dir, progress=True)  # fails first, with the loader's message
     if len(table) != NUM_CELLS:
         print(
             f"warning: the table has {len(table):,} cells, not the benchmark's {NUM_CELLS:,}", file=sys.stderr
@@ -221,6 +217,7 @@ def run_speed(args: argparse.Namespace) -> dict:
     return res
 
 
+@exit_2_on_data_error
 def main(argv=None) -> int:
     """Entry point."""
     args = parse_args(argv)

@@ -26,7 +26,7 @@ from pathlib import Path
 
 import numpy as np
 
-from a2v_jax.data import DATASETS, DataError, get_protocol, load_nb201, paths
+from a2v_jax.data import DATASETS, exit_2_on_data_error, get_protocol, load_nb201, paths
 from a2v_jax.embed import EmbeddingsError, load_embeddings
 from a2v_jax.pretrain import PretrainConfig, run_pretraining
 from a2v_jax.runtime import device_name
@@ -99,6 +99,7 @@ def render(result: dict) -> str:
     return "\n".join([title, "", *lines, *notes]) + "\n"
 
 
+@exit_2_on_data_error
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     paths.add_nb201_flags(ap)
@@ -124,11 +125,7 @@ def main(argv: list[str] | None = None) -> int:
         ap.error("--pretrain-seeds needs at least two seeds to measure a spread")
 
     t_start = time.perf_counter()
-    try:
-        table = load_nb201(args.data_dir, test_data=args.test_data)
-    except DataError as e:  # missing or bad data: exit 2 with the loader's message, as every command
-        print(f"error: {e}", file=sys.stderr)
-        return 2
+    table = load_nb201(args.data_dir, test_data=args.test_data)
     search_seeds = np.arange(1, args.seeds + 1)
     models = {}
     for s in pretrain_seeds:

@@ -23,7 +23,7 @@ from pathlib import Path
 
 import numpy as np
 
-from a2v_jax.data import DATASETS, DataError, get_protocol, load_nb201, paths
+from a2v_jax.data import DATASETS, exit_2_on_data_error, get_protocol, load_nb201, paths
 from a2v_jax.embed import load_embeddings
 from a2v_jax.runtime import device_name
 from a2v_jax.search import strategy_config
@@ -251,6 +251,7 @@ def _opt(x) -> str:
     return "n/a" if x is None else f"{x:.2f}"
 
 
+@exit_2_on_data_error
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     paths.add_nb201_flags(ap)
@@ -289,11 +290,7 @@ def main(argv: list[str] | None = None) -> int:
         return 0
 
     t_start = time.perf_counter()
-    try:
-        table = load_nb201(args.data_dir, test_data=args.test_data)
-    except DataError as e:  # missing or bad data: exit 2 with the loader's message, as every command
-        print(f"error: {e}", file=sys.stderr)
-        return 2
+    table = load_nb201(args.data_dir, test_data=args.test_data)
     methods = [m for m in args.methods.split(",") if m]
     presets = [p for p in args.presets.split(",") if p]
     datasets = [d for d in args.datasets.split(",") if d]

@@ -9,7 +9,7 @@ prints a summary.
 
 from __future__ import annotations
 
-from a2v_jax.data._errors import ArchNotFoundError, DataError, DataNotConfiguredError
+from a2v_jax.data._errors import ArchNotFoundError, DataError, DataNotConfiguredError, exit_2_on_data_error
 from a2v_jax.data.nb101 import NB101Table, load_nb101
 from a2v_jax.data.nb201 import DATASETS, SOURCES, NB201DatasetResults, NB201Table, load_nb201
 from a2v_jax.data.protocols import (
@@ -29,6 +29,7 @@ __all__ = [
     "SOURCES",
     "ArchNotFoundError",
     "DataError",
+    "exit_2_on_data_error",
     "DataNotConfiguredError",
     "NB101Protocol",
     "NB101Table",

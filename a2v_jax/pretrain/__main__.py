@@ -22,6 +22,7 @@ process 0 writes the workdir's files.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import sys
 
@@ -72,22 +73,9 @@ def _parse(argv: list[str] | None) -> tuple[PretrainConfig, argparse.Namespace]:
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     add_device_flags(p)
     a = p.parse_args(argv)
-    return PretrainConfig(
-        space=a.space,
-        preset=a.preset,
-        model=a.model,
-        epochs=a.epochs,
-        seed=a.seed,
-        population=a.population,
-        batch_size=a.batch_size,
-        prior_samples=a.prior_samples,
-        workdir=a.workdir or f"runs/{a.space}",
-        data_dir=a.data_dir,
-        subset=a.subset,
-        progress=not a.no_progress,
-        devices=a.devices,
-        mesh=a.mesh,
-    ), a
+    flags = {f.name: getattr(a, f.name) for f in dataclasses.fields(PretrainConfig) if hasattr(a, f.name)}
+    flags.update(workdir=a.workdir or f"runs/{a.space}", progress=not a.no_progress)
+    return PretrainConfig(**flags), a
 
 
 def main(argv: list[str] | None = None) -> int:

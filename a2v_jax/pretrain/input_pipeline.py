@@ -4,27 +4,6 @@
 original's split (first 90 % train, reference §4); :func:`prior_validity` scores graphs decoded
 from the prior (reference §5).
 
-space      graphs (order)                      ``arch_str``               ``index``
-=========  ==================================  =========================  ======================
-``nb201``  15,625 cells in the benchmark's     NB201 arch string          benchmark index
-           index order (generated, no table)
-``nb101``  423,624 cells, 7 nodes zero-padded  the cell's module hash     table row (arch2vec's
-           (output at ``n - 1``, node mask);   (32 hex, the benchmark's   key) or -1
-           ``nasbench.hash_iterator()`` order  ``module_hash``)
-           with a table (arch2vec's key
-           order), else our enumeration's
-           (sorted by hash)
-``darts``  the sampled pool (600,000 cells,    16-digit cell id           -1 (no benchmark)
-           11 nodes) in acceptance order, the  (:func:`a2v_jax.spaces.
-           original's key order                darts.cell_codes`)
-=========  ==================================  =========================  ======================
-
-``subset=N`` keeps the first N of that order. For DARTS the first N cells of the pool are the
-pool of N cells drawn with the same seed (the sampler's prefix property), so a small subset is
-sampled in seconds instead of loading or drawing all 600,000.
-
-Load times and memory per space: ``docs/pretraining.md``.
-=======
 The graphs and their order per space come from :func:`a2v_jax.data.pretraining_graphs`; loading
 times per space: ``docs/data-and-spaces.md``.
 """

@@ -95,29 +95,9 @@ def config_from_args(args: argparse.Namespace) -> SearchConfig:
     darts = None
     if args.space == "darts":
         darts = DartsOptions(**{f.name: getattr(args, f.name) for f in dataclasses.fields(DartsOptions)})
-    return SearchConfig(
-        method=args.method,
-        space=args.space,
-        dataset=args.dataset,
-        preset=args.preset,
-        protocol=args.protocol,
-        seeds=args.seeds,
-        seed_start=args.seed_start,
-        budget_s=args.budget_s,
-        embeddings=args.embeddings,
-        data_dir=args.data_dir,
-        source=args.source,
-        test_data=args.test_data,
-        signal_seed=args.signal_seed,
-        cost=args.cost,
-        chunk_steps=args.chunk_steps,
-        trajectories=not args.no_trajectories,
-        progress=not args.no_progress,
-        out=args.out,
-        devices=args.devices,
-        mesh=args.mesh,
-        darts=darts,
-    )
+    flags = {f.name: getattr(args, f.name) for f in dataclasses.fields(SearchConfig) if hasattr(args, f.name)}
+    flags.update(trajectories=not args.no_trajectories, progress=not args.no_progress, darts=darts)
+    return SearchConfig(**flags)
 
 
 def main(argv: list[str] | None = None) -> int:
