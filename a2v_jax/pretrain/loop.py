@@ -16,6 +16,7 @@ workdir's files.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import importlib.metadata
 import json
 import platform
@@ -63,24 +64,54 @@ from a2v_jax.spaces import SearchSpace, get_space
 
 @dataclass
 class _Run:
-    """What a run is set up with before its first epoch (:func:`_setup`)."""
+    """What a run is set up with before its first epoch (:func:`_setup`), and what follows from it."""
 
     cfg: PretrainConfig
     space: SearchSpace
     train_cfg: TrainConfig
     data: SpaceDataset
-    workdir: Path
     mesh: Mesh | None
-    primary: bool
-    graphs: GraphBatch  # every graph of the space's order, for the embeddings
-    train_set: GraphBatch
-    val_set: GraphBatch
-    num_train: int
-    seeds: list[int]
-    size: int  # the population padded to the mesh's pop axis
+    primary: bool  # this process writes the workdir's files
     programs: Programs
-    to_saved: Callable  # state tree -> the checkpointed tree of the real members (_saved_members)
-    from_saved: Callable  # its inverse
+
+    @property
+    def workdir(self) -> Path:
+        return Path(self.cfg.workdir)
+
+    @property
+    def seeds(self) -> list[int]:
+        return [self.cfg.seed + m for m in range(self.cfg.population)]
+
+    @property
+    def size(self) -> int:
+        """The population padded to the mesh's pop axis (copies of the last member)."""
+        return padded_size(self.cfg.population, mesh_size(self.mesh, POP))
+
+    @property
+    def num_train(self) -> int:
+        return num_train_graphs(self.data.graphs.num_graphs, self.train_cfg.val_fraction)
+
+    def _place(self, x: np.ndarray) -> jax.Array:
+        """One device transfer per leaf, split on the host (no eager device ops to compile)."""
+        return jnp.asarray(x) if self.mesh is None else put(x, replicated(self.mesh))
+
+    @functools.cached_property
+    def graphs(self) -> GraphBatch:
+        """Every graph of the space's order, for the embeddings."""
+        return jax.tree.map(self._place, self.data.graphs)
+
+    @functools.cached_property
+    def train_set(self) -> GraphBatch:
+        return jax.tree.map(lambda x: self._place(x[: self.num_train]), self.data.graphs)
+
+    @functools.cached_property
+    def val_set(self) -> GraphBatch:
+        return jax.tree.map(lambda x: self._place(x[self.num_train :]), self.data.graphs)
+
+    @functools.cached_property
+    def saved(self) -> tuple[Callable, Callable]:
+        """``(to_saved, from_saved)`` of :func:`_saved_members`."""
+        return _saved_members(self.cfg.population, self.size, self.mesh)
 
 
 def run_pretraining(cfg: PretrainConfig) -> dict[str, Any]:
@@ -132,31 +163,10 @@ def _setup(cfg: PretrainConfig) -> _Run:
     if not primary:
         check_workdir(workdir, identity)
 
-    # Split on the host; one device transfer per leaf (no eager device ops to compile).
-    place = (lambda x: jnp.asarray(x)) if mesh is None else (lambda x: put(x, replicated(mesh)))
-    # A population that does not divide the mesh's pop axis is padded with copies of the last
-    # member; checkpoints, metrics and embeddings hold the real members only.
     size = padded_size(cfg.population, mesh_size(mesh, POP))
     num_nodes, num_ops = data.graphs.ops.shape[1:]
-    to_saved, from_saved = _saved_members(cfg.population, size, mesh)
-    return _Run(
-        cfg=cfg,
-        space=space,
-        train_cfg=train_cfg,
-        data=data,
-        workdir=workdir,
-        mesh=mesh,
-        primary=primary,
-        graphs=jax.tree.map(place, data.graphs),
-        train_set=jax.tree.map(lambda x: place(x[:num_train]), data.graphs),
-        val_set=jax.tree.map(lambda x: place(x[num_train:]), data.graphs),
-        num_train=num_train,
-        seeds=[cfg.seed + m for m in range(cfg.population)],
-        size=size,
-        programs=Programs(preset, model_cfg, train_cfg, num_nodes, num_ops, size, mesh),
-        to_saved=to_saved,
-        from_saved=from_saved,
-    )
+    programs = Programs(preset, model_cfg, train_cfg, num_nodes, num_ops, size, mesh)
+    return _Run(cfg, space, train_cfg, data, mesh, primary, programs)
 
 
 def _init_or_restore(run: _Run, ckpt: Checkpointer) -> tuple[Any, Any, Any, int, bool]:
@@ -177,7 +187,8 @@ def _init_or_restore(run: _Run, ckpt: Checkpointer) -> tuple[Any, Any, Any, int,
     latest = ckpt.latest_epoch()
     if latest is None:
         return states, keys, tree["prior"], 0, False
-    tree = run.from_saved(ckpt.restore(latest, run.to_saved(tree)))
+    to_saved, from_saved = run.saved
+    tree = from_saved(ckpt.restore(latest, to_saved(tree)))
     states = states.replace(
         params=tree["params"],
         batch_stats=tree["batch_stats"],
@@ -214,7 +225,7 @@ def _train_epochs(
             "step": states.step,
             "prior": prior,
         }
-        ckpt.save(epoch + 1, run.to_saved(saved))  # every process: each saves its shards
+        ckpt.save(epoch + 1, run.saved[0](saved))  # every process: each saves its shards
         bar.update(1)
         bar.set_postfix(
             loss=f"{line['loss']:.4f}", acc_ops=f"{line['acc_ops']:.4f}", valid=f"{line['validity']:.3f}"
