@@ -64,6 +64,10 @@ def test_plot_smoothness_maps_and_walks():
     _renders(plots.plot_smoothness(sm), 4)
     maps = [map_2d(FEATS, label="a2v"), map_2d(one_hot_codes(CODES), label="oh")]
     _renders(plots.plot_maps(maps, VALUES), 4)
+    colourbars = [
+        ax.get_ylabel() for ax in plots.plot_maps(maps, 100 * VALUES).axes if ax.get_label() == "<colorbar>"
+    ]
+    assert "test accuracy (%)" in colourbars  # one unit, percent, in every figure
     _renders(plots.plot_maps(maps[:1], VALUES, density=False), 1)
     arch = np.array([arch_str_from_codes(c) for c in CODES])
     ws = [latent_walks(FEATS, CODES, arch, VALUES, [3, 9], num_steps=4, label="a2v")]
@@ -109,6 +113,8 @@ def test_plot_search__presets_side_by_side():
     fig = plots.plot_search({"paper": {"rl": rep, "rl again": rep}, "default": {"rl": rep}}, table)
     _renders(fig, 8)
     assert fig.axes[0].get_title() == "paper"
+    # The incumbent is chosen by the signal: the curves say so instead of "best-so-far".
+    assert {ax.get_ylabel() for ax in fig.axes} >= {"incumbent's test accuracy (%)"}
     curves = [search_curves(rep, table, x="queries"), search_curves(rep, table, x="seconds")]
     with pytest.raises(ValueError, match="mix"):
         plots.plot_search_curves(curves)

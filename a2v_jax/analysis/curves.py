@@ -130,12 +130,13 @@ def search_curves(
             raise ValueError(f"the table from {table.path} has no test accuracies for {dataset}")
     opt = _optimum(report, table, dataset, metric) if metric.startswith("regret") else None
 
+    signal_scale = 1.0 if summary.get("signal_unit") == "percent" else 100.0
     per_seed = []  # (spent (Q,), value (Q,))
     for r in runs:
         tr = r["trajectory"]
         spent = np.asarray(tr["spent_s"], np.float64)
-        if metric == "signal":
-            val = 100.0 * np.asarray(tr["best_signal"], np.float64)
+        if metric == "signal":  # percent; reports before signal_unit stored fractions
+            val = signal_scale * np.asarray(tr["best_signal"], np.float64)
         else:
             val = acc[np.asarray(tr["best_index"], np.int64)] if spent.size else np.zeros(0)
             if opt is not None:

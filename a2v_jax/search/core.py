@@ -320,22 +320,18 @@ class ChunkedRunner:
           keys: ``(S,)`` run keys.
           max_steps: static bound on the steps a run can need (see :func:`max_queries_in_budget`);
             a seed still not done after it is cut off there.
-          progress: False, or True / a description string for a tqdm bar over steps.
+          progress: False, or True / a description string for a tqdm bar that counts toward the
+            end of every seed's budget (:class:`_BudgetBar`).
 
         Returns:
           The final batched state and the records ``(S, T)``, ``T`` the steps run (a multiple of
           ``chunk_steps``, at most ``max_steps`` rounded up).
         """
         num_seeds = keys.shape[0]
+        bar = _BudgetBar(env, num_seeds, progress) if progress else None
         env, keys = self.prepare(env, keys)
         state = self.init(env, keys)
         records = []
-        bar = None
-        if progress:
-            from tqdm import tqdm
-
-            desc = progress if isinstance(progress, str) else "search"
-            bar = tqdm(total=max_steps, desc=desc, unit="step", leave=False)
         try:
             t0 = 0
             while t0 < max_steps:
@@ -346,8 +342,7 @@ class ChunkedRunner:
                 # every process gathers the same flags and leaves the loop at the same step.
                 done = to_host(state.log.done)[:num_seeds]
                 if bar is not None:
-                    bar.update(min(self.chunk_steps, max_steps - bar.n))
-                    bar.set_postfix(done=f"{int(done.sum())}/{done.size}")
+                    bar.update(state.log, done)
                 if done.all():
                     break
         finally:
@@ -357,6 +352,43 @@ class ChunkedRunner:
         if keys.shape[0] != num_seeds:
             state, stacked = _take_first((state, stacked), num_seeds)
         return state, stacked
+
+
+class _BudgetBar:
+    """A tqdm bar over the seeds' share of their budget spent, so its rate and ETA are honest.
+
+    Each seed counts 1 when done, else the larger of its simulated seconds spent over the budget and
+    its queries over the query cap; the bar's total is the number of seeds.
+    """
+
+    def __init__(self, env: SearchEnv, num_seeds: int, desc: bool | str):
+        from tqdm import tqdm
+
+        budget = np.asarray(to_host(env.budget_s), np.float64).reshape(-1)
+        cap = np.asarray(to_host(env.max_queries), np.float64).reshape(-1)
+        self.budget = budget[:num_seeds] if budget.size >= num_seeds else budget.max()
+        self.cap = cap[:num_seeds] if cap.size >= num_seeds else cap.max()
+        self.num_seeds = num_seeds
+        label = desc if isinstance(desc, str) else "search"
+        self.bar = tqdm(total=num_seeds, desc=label, unit="seed", leave=False, bar_format=_BAR_FORMAT)
+
+    def update(self, log: QueryLog, done: np.ndarray) -> None:
+        spent = np.asarray(to_host(log.spent_s), np.float64)[: self.num_seeds]
+        queries = np.asarray(to_host(log.n_queries), np.float64)[: self.num_seeds]
+        with np.errstate(divide="ignore", invalid="ignore"):
+            share = np.maximum(np.nan_to_num(spent / self.budget), np.nan_to_num(queries / self.cap))
+        share = np.where(done, 1.0, np.clip(share, 0.0, 1.0))
+        self.bar.n = float(share.sum())
+        self.bar.set_postfix(
+            done=f"{int(done.sum())}/{done.size}", sim_s=f"{spent.mean():.0f}", refresh=False
+        )
+        self.bar.refresh()
+
+    def close(self) -> None:
+        self.bar.close()
+
+
+_BAR_FORMAT = "{desc}: {percentage:3.0f}%|{bar}| budget spent [{elapsed}<{remaining}{postfix}]"
 
 
 @functools.partial(jax.jit, static_argnums=1)

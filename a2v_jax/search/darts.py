@@ -29,7 +29,7 @@ import numpy as np
 
 from a2v_jax.search.config import DartsOptions, PathLike, SearchConfig
 from a2v_jax.search.evaluated import EvaluationError
-from a2v_jax.search.report import write_json
+from a2v_jax.search.report import check_output, write_json
 from a2v_jax.search.runner import Driver
 
 EVALUATORS = ("toy", "table", "darts-proxy")
@@ -51,6 +51,8 @@ def check(config: SearchConfig) -> DartsOptions:
         raise ValueError("--evaluator table needs --table PATH")
     if d.evaluator == "darts-proxy" and d.cifar10_dir is None and not os.environ.get("A2V_CIFAR10_DIR"):
         raise ValueError("--evaluator darts-proxy needs --cifar10-dir DIR (or $A2V_CIFAR10_DIR)")
+    if d.evaluator == "table" and not Path(d.table).is_file():
+        raise ValueError(f"--table {d.table}: no such file")
     return d
 
 
@@ -87,6 +89,7 @@ def run(config: SearchConfig) -> dict:
     d = check(config)
     if config.out is None:
         raise ValueError("--space darts needs --out DIR (the output directory)")
+    check_output(config.out, directory=True)
     t_start = time.perf_counter()
     out = Path(config.out)
     out.mkdir(parents=True, exist_ok=True)
@@ -170,7 +173,7 @@ def run(config: SearchConfig) -> dict:
 def write(report: dict, out: PathLike) -> Path:
     """Writes ``search.json`` and ``best_genotype.txt`` into the directory ``out``; returns the first."""
     out = Path(out)
-    path = write_json(report, out / "search.json", indent=2, allow_nan=True)
+    path = write_json(report, out / "search.json", indent=2)
     (out / "best_genotype.txt").write_text(report["best"]["genotype"] + "\n")
     return path
 

@@ -32,7 +32,7 @@ import numpy as np
 
 from a2v_jax.data import load_nb101
 from a2v_jax.data.protocols import NB101Protocol, get_nb101_protocol, nb101_protocol_arrays
-from a2v_jax.embed import Embeddings, EmbeddingsError, load_embeddings
+from a2v_jax.embed import Embeddings, EmbeddingsError
 from a2v_jax.runtime import device_name
 from a2v_jax.search.config import SearchConfig
 from a2v_jax.search.nb201 import SUMMARY_KEYS
@@ -52,6 +52,7 @@ from a2v_jax.search.runner import (
     Pool,
     RunOutput,
     check_config,
+    load_space_embeddings,
     pool_env,
     report_settings,
     run_method,
@@ -315,6 +316,7 @@ def summarize_nb101(
         "mean_queries": float(out.n_queries.mean()),
         "mean_spent_s": float(out.spent_s.mean()),
         "pool_size": int(pool.rows.shape[0]),
+        "signal_unit": "percent",
         "best_valid_index": int(pool.rows[best_pool]),
         "regret_test_final": {"mean": rtm, "std": rts},
         "regret_validation_final": {"mean": rvm, "std": rvs},
@@ -403,7 +405,7 @@ def run(config: SearchConfig, *, table: Any = None) -> dict[str, Any]:
     device_mesh = make_mesh(c.devices, c.mesh)
     if table is None:
         table = load_nb101(c.data_dir, progress=c.progress)
-    emb = load_embeddings(c.embeddings) if c.embeddings is not None else None
+    emb = load_space_embeddings(c.embeddings, "nb101") if c.embeddings is not None else None
     pool = build_nb101_pool(table, proto, embeddings=emb, budget_s=c.budget_s)
     seeds = seed_ids(c.seed_start, c.seeds)
     desc = f"{c.method}/{c.preset} nb101" if c.progress else False

@@ -20,13 +20,14 @@ import numpy as np
 
 from a2v_jax.data import DATASETS, get_protocol, load_nb201, protocol_arrays
 from a2v_jax.data.protocols import missing_test_note
-from a2v_jax.embed import Embeddings, EmbeddingsError, load_embeddings
+from a2v_jax.embed import Embeddings, EmbeddingsError
 from a2v_jax.runtime import device_name
 from a2v_jax.search.config import SearchConfig
 from a2v_jax.search.core import one_edit_neighbours
 from a2v_jax.search.presets import strategy_config
 from a2v_jax.search.report import (
     median_or_none,
+    most_found,
     num,
     plus_minus,
     queries_to_best,
@@ -40,6 +41,7 @@ from a2v_jax.search.runner import (
     Pool,
     RunOutput,
     check_config,
+    load_space_embeddings,
     pool_env,
     report_settings,
     run_method,
@@ -145,6 +147,7 @@ def summarize(
         return np.where(found, np.asarray(arr, np.float64)[np.maximum(rows, 0)], np.nan)
 
     per_ds = {ds: {"valid": acc(ds, "valid_mean"), "test": acc(ds, "test_mean")} for ds in report_ds}
+    valid_main = np.asarray(table.datasets[ds_main].valid_mean, np.float64)
     best_pool = int(np.argmax(np.asarray(table.datasets[ds_main].valid_mean)[pool.rows]))
     found_best, q_to_best = queries_to_best(rec.accepted, rec.best_idx, out.best_idx, best_pool)
     # The architecture a perfect search finds: the pool's best search signal (NaN signals never win).
@@ -157,7 +160,7 @@ def summarize(
             "seed": int(out.seeds[i]),
             "index": int(rows[i]),
             "arch_str": str(table.arch_str[rows[i]]) if found[i] else None,
-            "signal": float(out.best_signal[i]) if found[i] else None,
+            "signal": num(100.0 * float(out.best_signal[i])) if found[i] else None,
             "valid_mean": num(per_ds[ds_main]["valid"][i]),
             "test_mean": num(per_ds[ds_main]["test"][i]),
             "queries": int(out.n_queries[i]),
@@ -170,15 +173,18 @@ def summarize(
             }
         if trajectories:
             a = rec.accepted[i]
+            incumbents = pool.rows[rec.best_idx[i][a]]
             r["trajectory"] = {
                 "spent_s": [round(float(x), 3) for x in rec.spent_s[i][a]],
-                "best_index": [int(pool.rows[j]) for j in rec.best_idx[i][a]],
-                "best_signal": [round(float(x), 6) for x in running_max(rec.signal[i][a])],
+                "best_index": [int(j) for j in incumbents],
+                "best_signal": [round(100.0 * float(x), 4) for x in running_max(rec.signal[i][a])],
+                "best_valid_mean": [round(float(x), 4) for x in valid_main[incumbents]],
             }
         runs.append(r)
 
     vm, vs = stats(per_ds[ds_main]["valid"])
     tm, ts = stats(per_ds[ds_main]["test"])
+    pool_size = int(pool.rows.shape[0])
     summary = {
         "valid_mean": vm,
         "valid_std": vs,
@@ -187,8 +193,12 @@ def summarize(
         "test_source": table.test_source,
         "test_note": missing_test_note(table),
         "frac_found_best": float(found_best.mean()),
+        "found_best_seeds": int(found_best.sum()),
         "median_queries_to_best": median_or_none(q_to_best),
         "frac_found_best_signal": float(found_best_signal.mean()),
+        "most_found": most_found(
+            [r["arch_str"] for r in runs], [r["valid_mean"] for r in runs], [r["test_mean"] for r in runs]
+        ),
         "seeds": int(s),
         "method": method,
         "dataset": ds_main,
@@ -199,7 +209,13 @@ def summarize(
         "device": device_name(),
         "mean_queries": float(out.n_queries.mean()),
         "mean_spent_s": float(out.spent_s.mean()),
-        "pool_size": int(pool.rows.shape[0]),
+        "pool_size": pool_size,
+        "table_size": len(table),
+        "pool_note": None
+        if pool_size == len(table)
+        else f"the pool is the {pool_size:,} cells of the embeddings file, not all {len(table):,} cells of "
+        "the table (embeddings of a --subset pretraining?): the best cell may be outside it",
+        "signal_unit": "percent",
         "best_valid_index": int(pool.rows[best_pool]),
         "optimum": {
             ds: {
@@ -242,8 +258,13 @@ def summarize(
             "by the search signal (what a perfect search within the protocol finds)",
             "median_queries_to_best": "median over those seeds of the 1-based query at which it became "
             "the incumbent",
+            "signal": "the search signal of the found architecture, percent (signal_unit)",
+            "most_found": "the architecture most seeds ended on: its seeds, share of seeds and accuracies",
+            "pool_note": "null when the pool is the whole table, else why it is smaller",
             "trajectory": "per accepted query: simulated seconds spent, incumbent benchmark index, best "
-            "signal so far",
+            "signal so far (percent) and the incumbent's valid_mean (percent; it may go down when a "
+            "better signal belongs to a cell of lower validation accuracy)",
+            "null": "a value that is absent or not finite (strict JSON)",
         },
         "runs": runs,
     }
@@ -270,7 +291,7 @@ def run(config: SearchConfig, *, table: Any = None) -> dict[str, Any]:
     device_mesh = make_mesh(c.devices, c.mesh)
     if table is None:
         table = load_nb201(c.data_dir, source=c.source, test_data=c.test_data)
-    emb = load_embeddings(c.embeddings) if c.embeddings is not None else None
+    emb = load_space_embeddings(c.embeddings, "nb201") if c.embeddings is not None else None
     pool = build_pool(
         table,
         proto,
@@ -298,21 +319,33 @@ def run(config: SearchConfig, *, table: Any = None) -> dict[str, Any]:
 
 
 def format_summary(report: dict) -> str:
-    """One human line: ``rl/paper cifar10: valid 91.32 +- 0.42, test ...``."""
+    """Two human lines: the accuracies over seeds, then the cell the seeds found and how often."""
     summary = report["summary"]
     test = plus_minus(summary["test_mean"], summary["test_std"])
     if summary.get("test_source") is None and summary["test_mean"] is None:
         test = "n/a (no test accuracies configured: --test-data PATH, see the summary's test_note)"
-
+    seeds = summary["seeds"]
+    found = summary.get("found_best_seeds", round(summary["frac_found_best"] * seeds))
     mq = summary["median_queries_to_best"]
-    return (
+    pool = ""
+    if summary.get("pool_note"):
+        pool = f", searching {summary['pool_size']:,} of {summary['table_size']:,} cells (see pool_note)"
+    line = (
         f"{summary['method']}/{summary['preset']} {summary['dataset']} ({summary['protocol']}, "
-        f"{summary['seeds']} seeds, {summary['budget_s']:.0f} s budget): "
-        f"valid {plus_minus(summary['valid_mean'], summary['valid_std'])}, "
-        f"test {test}, found best {summary['frac_found_best']:.3f}"
+        f"{seeds} seeds, {summary['budget_s']:.0f} s budget{pool}): "
+        f"valid {plus_minus(summary['valid_mean'], summary['valid_std'])}, test {test}; "
+        f"found the best cell in {found} of {seeds} seeds"
         f"{'' if mq is None else f' (median {mq:.0f} queries)'}, {summary['mean_queries']:.1f} queries/seed, "
         f"wall {summary['wall_s']:.1f} s on {summary['device']}"
     )
+    top = summary.get("most_found")
+    if top:
+        t = "n/a" if top["test_mean"] is None else f"{top['test_mean']:.2f}"
+        line += (
+            f"\n  most found: {top['arch_str']} in {top['seeds']} of {seeds} seeds "
+            f"({100 * top['share']:.0f} %), valid {top['valid_mean']:.2f}, test {t}"
+        )
+    return line
 
 
 #: The ``--space nb201`` driver.

@@ -6,8 +6,11 @@ build their own reports from these pieces; :func:`write_json` writes any of them
 
 from __future__ import annotations
 
+import collections
 import json
+import math
 import os
+import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -82,15 +85,81 @@ def jsonable(d: dict) -> dict:
     return {k: (v if isinstance(v, str | int | float | bool) or v is None else str(v)) for k, v in d.items()}
 
 
-def write_json(obj: Any, path: str | os.PathLike, *, indent: int = 1, allow_nan: bool = False) -> Path:
-    """Writes ``obj`` as JSON atomically (a ``.tmp`` file renamed over ``path``); returns the path.
+def finite_or_null(obj: Any) -> Any:
+    """``obj`` with every non-finite float (NaN, +-inf) replaced by None, at any depth (strict JSON)."""
+    if isinstance(obj, float):
+        return obj if math.isfinite(obj) else None
+    if isinstance(obj, dict):
+        return {k: finite_or_null(v) for k, v in obj.items()}
+    if isinstance(obj, list | tuple):
+        return [finite_or_null(v) for v in obj]
+    return obj
 
-    Parent directories are created. ``allow_nan=False`` (the default) is strict JSON: a NaN or an
-    infinity raises ValueError instead of writing a file other parsers reject.
+
+def check_output(path: str | os.PathLike, *, directory: bool = False) -> Path:
+    """Checks, before any work, that the report can be written at ``path``; returns it as a Path.
+
+    The parent directories are created (a run writes there anyway) and a probe file is written and
+    removed, so a read-only or special file system fails now, not after the search.
+
+    Args:
+      path: the output file (``directory=False``) or directory.
+      directory: ``path`` names a directory (the DARTS search writes several files into it).
+
+    Raises:
+      ValueError: naming the path and why it cannot be written.
+    """
+    path = Path(path)
+    what = "--out"
+    if not directory and path.is_dir():
+        raise ValueError(f"{what} {path} is a directory; name the report's file, e.g. {path / 'report.json'}")
+    if directory and path.exists() and not path.is_dir():
+        raise ValueError(f"{what} {path} is a file; name a directory")
+    folder = path if directory else path.parent
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        with tempfile.NamedTemporaryFile(dir=folder, prefix=".a2v-write-check-"):
+            pass
+    except (FileExistsError, NotADirectoryError):
+        raise ValueError(f"{what} {path}: a parent of it is a file, not a directory") from None
+    except OSError as e:
+        raise ValueError(f"{what} {path}: cannot write into {folder} ({e.strerror or e})") from None
+    return path
+
+
+def write_json(obj: Any, path: str | os.PathLike, *, indent: int = 1) -> Path:
+    """Writes ``obj`` as strict JSON atomically (a temporary file renamed over ``path``); returns the path.
+
+    Parent directories are created. Non-finite floats are written as ``null`` (strict JSON has no NaN
+    or infinity; reports document which fields may be null). On any failure the temporary file is
+    removed and nothing is left at ``path``'s place.
     """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(path.suffix + ".tmp")
-    tmp.write_text(json.dumps(obj, indent=indent, allow_nan=allow_nan) + "\n")
-    tmp.replace(path)
+    text = json.dumps(finite_or_null(obj), indent=indent, allow_nan=False) + "\n"
+    tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
+    try:
+        tmp.write_text(text)
+        tmp.replace(path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
     return path
+
+
+def most_found(
+    arch_str: list[str | None], valid: list[float | None], test: list[float | None]
+) -> dict | None:
+    """The architecture most seeds ended on: its ``arch_str``, share of seeds and accuracies (or None)."""
+    counts = collections.Counter(a for a in arch_str if a is not None)
+    if not counts:
+        return None
+    arch, n = counts.most_common(1)[0]
+    i = arch_str.index(arch)
+    return {
+        "arch_str": arch,
+        "seeds": n,
+        "share": n / len(arch_str),
+        "valid_mean": valid[i],
+        "test_mean": test[i],
+    }

@@ -26,7 +26,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from a2v_jax.embed import Embeddings, load_embeddings
+from a2v_jax.embed import Embeddings, EmbeddingsError, load_embeddings, space_of_ids
 from a2v_jax.search.config import PathLike, SearchConfig
 from a2v_jax.search.core import (
     ChunkedRunner,
@@ -37,7 +37,7 @@ from a2v_jax.search.core import (
     max_queries_in_budget,
 )
 from a2v_jax.search.presets import make_strategy, strategy_config, with_capacity
-from a2v_jax.search.report import jsonable, seed_keys
+from a2v_jax.search.report import check_output, jsonable, seed_keys
 from a2v_jax.sharding import describe, to_host
 
 if TYPE_CHECKING:
@@ -213,12 +213,42 @@ def report_settings(
 
 
 def check_config(config: SearchConfig) -> None:
-    """Raises ValueError for an unknown method or preset, no seeds, or a latent method without embeddings."""
+    """Checks a search before any work: names, counts, numbers and the output path.
+
+    Raises:
+      ValueError: an unknown method or preset, no seeds, a budget that is not a finite positive
+        number, a latent method without embeddings, or an ``out`` that cannot be written.
+    """
     traits = strategy_config(config.method, config.preset).traits  # validates both names
     if config.seeds < 1:
-        raise ValueError(f"seeds must be >= 1, got {config.seeds}")
+        raise ValueError(f"--seeds must be >= 1, got {config.seeds}")
+    if config.chunk_steps < 1:
+        raise ValueError(f"--chunk-steps must be >= 1, got {config.chunk_steps}")
+    if config.budget_s is not None and not (math.isfinite(config.budget_s) and config.budget_s > 0):
+        raise ValueError(f"--budget-s must be a finite number of seconds > 0, got {config.budget_s}")
     if traits.features and config.embeddings is None:
         raise ValueError(f"method {config.method!r} searches the latent space: pass --embeddings PATH")
+    if config.out is not None:
+        check_output(config.out, directory=config.space == "darts")
+
+
+def load_space_embeddings(path: PathLike, space: str) -> Embeddings:
+    """The embeddings at ``path``, refused unless they were pretrained on ``space``.
+
+    The recorded space decides; a hand-made file without one is judged by its ids
+    (:func:`a2v_jax.embed.space_of_ids`).
+
+    Raises:
+      EmbeddingsError: naming the space the file holds and the one the search needs.
+    """
+    emb = load_embeddings(path)
+    holds = emb.space or space_of_ids(emb.arch_str)
+    if holds is not None and holds != space:
+        raise EmbeddingsError(
+            f"{path} holds {holds} embeddings; a --space {space} search needs embeddings pretrained "
+            f"with python -m a2v_jax.pretrain --space {space}"
+        )
+    return emb
 
 
 # --------------------------------------------------------------------------- drivers
