@@ -104,9 +104,9 @@ def test_load_embeddings__clear_errors(tmp_path):
 
 def test_load_embeddings__one_loader_for_pretraining_and_search(tmp_path):
     from a2v_jax import embed
-    from a2v_jax.search import nb201
+    from a2v_jax.search import runner
 
-    assert nb201.load_embeddings is embed.load_embeddings
+    assert runner.load_embeddings is embed.load_embeddings  # what every search driver reads through
     assert issubclass(embed.EmbeddingsNotFoundError, FileNotFoundError)
     np.savez(tmp_path / "min.npz", features=np.ones((2, 3), np.float64), arch_str=np.array(["a", "b"]))
     emb = embed.load_embeddings(tmp_path / "min.npz")  # hand-made: metadata reported as unknown

@@ -17,7 +17,7 @@ from test_data_nb101 import evaluation, model_metrics, record, write
 
 from a2v_jax.data import get_nb101_protocol, load_nb101, nb101_protocol_arrays
 from a2v_jax.data.nb101 import BEST_TEST, BEST_VALID, ENV_NB101_DIR, OPS
-from a2v_jax.embed import EmbeddingsError
+from a2v_jax.embed import EmbeddingsError, load_embeddings
 from a2v_jax.search import __main__ as cli
 from a2v_jax.search import nb101
 
@@ -214,7 +214,7 @@ def test_cli__nb101_rejects_nb201_arguments(env, tmp_path, capsys):
 def test_build_nb101_pool__unknown_hash_names_the_row(table, tmp_path):
     hashes = list(table.hash[:5])
     hashes[3] = "e" * 32
-    emb = nb101.load_embeddings(_embeddings(tmp_path / "emb.npz", hashes))
+    emb = load_embeddings(_embeddings(tmp_path / "emb.npz", hashes))
     with pytest.raises(EmbeddingsError, match=r"arch_str row 3 \('e{32}'\)"):
         nb101.build_nb101_pool(table, get_nb101_protocol("arch2vec"), embeddings=emb)
 
