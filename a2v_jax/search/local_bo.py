@@ -181,7 +181,8 @@ def make_local_bo(cfg: LocalBOConfig) -> Strategy:
         idx = jnp.concatenate([glob_idx[: cfg.n_global], jnp.where(loc_ok, loc_idx, glob_idx[spare])])
         ok = jnp.concatenate([glob_ok[: cfg.n_global], loc_ok | glob_ok[spare]])
         is_local = jnp.concatenate([jnp.zeros((cfg.n_global,), bool), loc_ok])
-        return idx, ok, is_local
+        first = jnp.argsort(~ok, stable=True)  # proposals that exist first: a run ends at the pool's end only
+        return idx[first], ok[first], is_local[first]
 
     def step(
         state: LocalBOState, env: SearchEnv, key: chex.PRNGKey, t: chex.Array
