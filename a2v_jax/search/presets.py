@@ -72,7 +72,7 @@ BASE: dict[tuple[str, str], StrategyConfig] = {
         n_best=2,
     ),
     ("gp-ls", "default"): LocalBOConfig(
-        surrogate=RFFGPConfig(), init_size=8, n_global=1, n_local=1, n_best=2, fit_key="run"
+        surrogate=RFFGPConfig(features=64), init_size=8, n_global=1, n_local=1, n_best=2, fit_key="run"
     ),
 }
 
