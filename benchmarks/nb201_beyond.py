@@ -10,8 +10,8 @@ Example (the committed table; compile included, about 1 s per BO seed and datase
         --test-data /path/to/nb201_200ep_test_acc.csv.gz --seeds 100 --wide-seeds 500
 
 The wide model's per-model row is seeds ``1..--seeds`` of its wide run (a vmapped seed equals
-its separate run), so it is not searched twice. ``--merge`` keeps the rows of an existing
-``nb201_beyond.json`` that this run does not redo, so a long table can be built in pieces.
+its separate run), so it is not searched twice. ``--merge`` merges this run into an existing
+``nb201_beyond.json`` (new rows, and new models of a row), so a long table can be built in pieces.
 Writes ``benchmarks/results/nb201_beyond.{json,md}``: per method and dataset the mean ± std over
 models of the valid / test means, of ``frac_found_best_signal`` and of the median queries to the
 best cell, the wide run's figures, the issue's goal and the gap to it, beside the paper's rows and
@@ -114,8 +114,13 @@ def render(result: dict) -> str:
         "",
         f"Over models: mean ± std over the {len(meta['pretrain_seeds'])} pretrained models "
         f"(seeds {', '.join(map(str, meta['pretrain_seeds']))}) of each model's mean over "
-        f"{meta['search_seeds']} search seeds. Wide: model s{meta['wide_model']} at "
-        f"{meta['wide_seeds']} seeds, mean ± std over seeds. found = `frac_found_best_signal`, "
+        f"{meta['search_seeds']} search seeds. "
+        + (
+            f"Wide: model s{meta['wide_model']} at {meta['wide_seeds']} seeds, mean ± std over seeds. "
+            if meta["wide_seeds"]
+            else "No wide run. "
+        )
+        + "found = `frac_found_best_signal`, "
         "q = median queries to the best-valid cell (over the seeds that found it).",
         "",
         "| method | dataset | valid (over models) | test (over models) | found | q | wide valid | wide test "
@@ -188,6 +193,23 @@ def render(result: dict) -> str:
 
 def _row_key(row: dict) -> tuple[str, str]:
     return row["method"], row["dataset"]
+
+
+def merge_rows(old: list[dict], new: list[dict]) -> list[dict]:
+    """``old`` rows with ``new`` ones merged in: a model searched again replaces its old summary,
+    a new model joins the row (over-model figures recomputed), a new wide run replaces the old."""
+    rows = {_row_key(r): r for r in old}
+    for r in new:
+        prev = rows.get(_row_key(r))
+        if prev is not None:
+            seeds = {m["pretrain_seed"] for m in r["per_model"]}
+            kept = [m for m in prev["per_model"] if m["pretrain_seed"] not in seeds]
+            per_model = sorted(kept + r["per_model"], key=lambda m: m["pretrain_seed"])
+            r = {**r, "per_model": per_model, "wide": r["wide"] or prev.get("wide")}
+            r["over_models"] = over_models(per_model)
+            r["goal"] = goal_gap(r)
+        rows[_row_key(r)] = r
+    return list(rows.values())
 
 
 def search_rows(args, table, models: dict, methods: list[str], datasets: list[str]) -> list[dict]:
@@ -264,12 +286,14 @@ def main(argv: list[str] | None = None) -> int:
     out_dir = Path(args.out_dir)
     argv_s = " ".join(sys.argv[1:] if argv is None else argv)
     history, notes = [[argv_s, time.perf_counter() - t0]], list(args.note)
+    model_paths = {str(s): e.path for s, e in models.items()}
     if args.merge and (out_dir / "nb201_beyond.json").exists():
         old = json.loads((out_dir / "nb201_beyond.json").read_text())
-        redone = {_row_key(r) for r in rows}
-        rows = [r for r in old["rows"] if _row_key(r) not in redone] + rows
+        rows = merge_rows(old["rows"], rows)
         history = old["meta"]["history"] + history
         notes = old["meta"].get("notes", []) + notes
+        pretrain_seeds = sorted({m["pretrain_seed"] for r in rows for m in r["per_model"]})
+        model_paths = {**old["meta"]["models"], **model_paths}
     order = {m: i for i, m in enumerate(("bo-ls", "gp-ls", "bo", "rl"))}
     rows.sort(key=lambda r: (DATASETS.index(r["dataset"]), order.get(r["method"], 9), r["method"]))
     result = {
@@ -280,7 +304,7 @@ def main(argv: list[str] | None = None) -> int:
             "wide_model": args.wide_model,
             "wide_seeds": args.wide_seeds,
             "signal_seed": args.signal_seed,
-            "models": {str(s): e.path for s, e in models.items()},
+            "models": model_paths,
             "device": device_name(),
             "history": history,
             "notes": notes,

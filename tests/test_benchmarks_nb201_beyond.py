@@ -42,6 +42,16 @@ def test_nb201_beyond__table_over_models_wide_run_and_merge(tmp_path, synthetic_
     doc = json.loads((out / "nb201_beyond.json").read_text())
     assert [r["dataset"] for r in doc["rows"]] == ["cifar100", "imagenet16"]
     assert len(doc["meta"]["history"]) == 2 and doc["meta"]["notes"] == ["a note"]
+    assert doc["meta"]["pretrain_seeds"] == [1, 2]
+    args = [a for a in common if a not in ("1,2", "--pretrain-seeds")]  # model 1 again, no wide run
+    assert (
+        bench.main([*args, "--pretrain-seeds", "1", "--wide-seeds", "0", "--datasets", "cifar100", "--merge"])
+        == 0
+    )
+    (c100,) = [
+        r for r in json.loads((out / "nb201_beyond.json").read_text())["rows"] if r["dataset"] == "cifar100"
+    ]
+    assert [m["pretrain_seed"] for m in c100["per_model"]] == [1, 2] and c100["wide"]["seeds"] == 3
     md = (out / "nb201_beyond.md").read_text()
     assert "| random | C100 |" in md and "| random | IN16 |" in md and "a note" in md
     assert "arch2vec-BO (paper)" in md
