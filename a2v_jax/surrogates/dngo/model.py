@@ -10,6 +10,8 @@ precomputed, so :func:`dngo_predict` over a whole pool is a few matmuls.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import chex
 import jax
 import jax.numpy as jnp
@@ -138,10 +140,21 @@ def dngo_predict(state: DNGOState, xq: chex.Array, chunk: int | None = None) -> 
         var = jnp.maximum(1.0 / state.beta + jnp.sum(jnp.square(z), axis=-1), VAR_FLOOR)
         return mean * state.y_std + state.y_mean, var * jnp.square(state.y_std)
 
+    return map_row_chunks(one, xq, chunk)
+
+
+def map_row_chunks(
+    fn: Callable[[chex.Array], tuple[chex.Array, chex.Array]], xq: chex.Array, chunk: int | None
+) -> tuple[chex.Array, chex.Array]:
+    """``fn(xq)`` for a row-wise ``fn`` returning two ``(Q,)`` arrays, ``chunk`` rows at a time.
+
+    ``chunk`` is static; the rows are padded to a multiple of it and mapped with ``lax.map``, which
+    bounds the intermediates under a ``vmap`` over seeds. None (or ``chunk >= Q``): one call.
+    """
     q = xq.shape[0]
     if chunk is None or chunk >= q:
-        return one(xq)
+        return fn(xq)
     nc = -(-q // chunk)
     xp = jnp.pad(xq, ((0, nc * chunk - q), (0, 0))).reshape(nc, chunk, xq.shape[1])
-    mean, var = jax.lax.map(one, xp)
-    return mean.reshape(-1)[:q], var.reshape(-1)[:q]
+    a, b = jax.lax.map(fn, xp)
+    return a.reshape(-1)[:q], b.reshape(-1)[:q]

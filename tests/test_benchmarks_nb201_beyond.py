@@ -1,0 +1,68 @@
+"""benchmarks/nb201_beyond.py on the synthetic table: rows, over-model spreads, the wide run, merging."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+from conftest import load_benchmark
+
+from a2v_jax.embed import Embeddings, save_embeddings
+
+
+def _models(runs, table, seeds=(1, 2)):
+    """Random 4-d embeddings of every cell, recorded as pretrained with each seed (nothing pretrains)."""
+    for s in seeds:
+        feats = np.random.default_rng(s).normal(size=(len(table), 4)).astype(np.float32)
+        arch = np.asarray(table.arch_str)
+        emb = Embeddings(feats, arch, np.arange(len(arch)), "ckpt", "nb201", "paper", s, "benchmark")
+        (runs / f"nb201-paper-s{s}").mkdir(parents=True)
+        save_embeddings(runs / f"nb201-paper-s{s}" / "embeddings.npz", emb)
+
+
+def test_nb201_beyond__table_over_models_wide_run_and_merge(tmp_path, synthetic_nb201_dir, synthetic_table):
+    bench = load_benchmark("nb201_beyond")
+    runs, out = tmp_path / "runs", tmp_path / "out"
+    _models(runs, synthetic_table)
+    ref = tmp_path / "table.json"
+    ref.write_text(json.dumps({"runs": []}))
+    common = ["--data-dir", str(synthetic_nb201_dir), "--runs", str(runs), "--pretrain-seeds", "1,2"]
+    common += ["--methods", "random", "--seeds", "2", "--wide-model", "2", "--wide-seeds", "3"]
+    common += ["--table-json", str(ref), "--out-dir", str(out)]
+    assert bench.main([*common, "--datasets", "cifar100", "--note", "a note"]) == 0
+    doc = json.loads((out / "nb201_beyond.json").read_text())
+    (row,) = doc["rows"]
+    assert (row["method"], row["dataset"]) == ("random", "cifar100")
+    assert [m["pretrain_seed"] for m in row["per_model"]] == [1, 2]
+    assert [m["seeds"] for m in row["per_model"]] == [2, 2] and row["wide"]["seeds"] == 3
+    vals = [m["valid_mean"] for m in row["per_model"]]
+    assert row["over_models"]["valid_mean"]["mean"] == np.mean(vals)
+    assert row["goal"]["figure"] == "valid_mean" and row["goal"]["threshold"] == 73.45
+    assert bench.main([*common, "--datasets", "imagenet16", "--merge"]) == 0
+    doc = json.loads((out / "nb201_beyond.json").read_text())
+    assert [r["dataset"] for r in doc["rows"]] == ["cifar100", "imagenet16"]
+    assert len(doc["meta"]["history"]) == 2 and doc["meta"]["notes"] == ["a note"]
+    assert doc["meta"]["pretrain_seeds"] == [1, 2]
+    args = [a for a in common if a not in ("1,2", "--pretrain-seeds")]  # model 1 again, no wide run
+    assert (
+        bench.main([*args, "--pretrain-seeds", "1", "--wide-seeds", "0", "--datasets", "cifar100", "--merge"])
+        == 0
+    )
+    (c100,) = [
+        r for r in json.loads((out / "nb201_beyond.json").read_text())["rows"] if r["dataset"] == "cifar100"
+    ]
+    assert [m["pretrain_seed"] for m in c100["per_model"]] == [1, 2] and c100["wide"]["seeds"] == 3
+    md = (out / "nb201_beyond.md").read_text()
+    assert "| random | C100 |" in md and "| random | IN16 |" in md and "a note" in md
+    assert "arch2vec-BO (paper)" in md
+
+
+def test_first_seeds__equals_a_separate_run_of_those_seeds():
+    bench = load_benchmark("nb201_beyond")
+    from a2v_jax.search.core import StepRecord
+    from a2v_jax.search.runner import RunOutput
+
+    rec = StepRecord(*(np.arange(12).reshape(3, 4) for _ in range(5)))
+    out = RunOutput(np.arange(3), np.arange(3), np.ones(3), np.ones(3), np.ones(3), rec, 4, 1.0)
+    cut = bench.first_seeds(out, 2)
+    assert cut.seeds.tolist() == [0, 1] and cut.records.idx.shape == (2, 4) and cut.max_steps == 4
