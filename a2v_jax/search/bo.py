@@ -212,6 +212,20 @@ def log_expected_improvement(mean: chex.Array, var: chex.Array, best: chex.Array
     return jnp.log(sigma) + log_h
 
 
+def fit_schedule(
+    t: chex.Array, init_size: int, k: int
+) -> tuple[chex.Array, chex.Array, chex.Array, chex.Array]:
+    """Where step ``t`` falls in a batch-BO run: ``init_size`` initial queries, then fits of ``k`` proposals.
+
+    Returns ``(t, is_init, slot, is_fit)``: ``t`` as int32, whether the step is an initial query,
+    its slot in the current batch of proposals, and whether it refits the surrogate (slot 0).
+    """
+    t = jnp.asarray(t).astype(jnp.int32)
+    is_init = t < init_size
+    slot = jnp.maximum(t - init_size, 0) % k
+    return t, is_init, slot, jnp.logical_not(is_init) & (slot == 0)
+
+
 def select_top(score: chex.Array, priority: chex.Array, k: int) -> tuple[chex.Array, chex.Array]:
     """The ``k`` best pool indices by ``score``, exact ties broken by the larger ``priority``.
 
@@ -305,10 +319,7 @@ def make_bo(cfg: BOConfig) -> Strategy:
         return idx, ok, theta
 
     def step(state: BOState, env: SearchEnv, key: chex.PRNGKey, t: chex.Array) -> tuple[BOState, StepRecord]:
-        t = jnp.asarray(t).astype(jnp.int32)
-        is_init = t < cfg.init_size
-        slot = jnp.maximum(t - cfg.init_size, 0) % k
-        is_fit = jnp.logical_not(is_init) & (slot == 0)
+        t, is_init, slot, is_fit = fit_schedule(t, cfg.init_size, k)
         queue, queue_ok, theta = jax.lax.cond(
             is_fit,
             lambda s: propose(s, env, key, t),

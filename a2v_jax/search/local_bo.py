@@ -31,7 +31,7 @@ import jax
 import jax.numpy as jnp
 from flax import struct
 
-from a2v_jax.search.bo import log_expected_improvement, select_top
+from a2v_jax.search.bo import fit_schedule, log_expected_improvement, select_top
 from a2v_jax.search.core import (
     MethodTraits,
     QueryLog,
@@ -187,10 +187,7 @@ def make_local_bo(cfg: LocalBOConfig) -> Strategy:
     def step(
         state: LocalBOState, env: SearchEnv, key: chex.PRNGKey, t: chex.Array
     ) -> tuple[LocalBOState, StepRecord]:
-        t = jnp.asarray(t).astype(jnp.int32)
-        is_init = t < cfg.init_size
-        slot = jnp.maximum(t - cfg.init_size, 0) % k
-        is_fit = jnp.logical_not(is_init) & (slot == 0)
+        t, is_init, slot, is_fit = fit_schedule(t, cfg.init_size, k)
         queue, queue_ok, queue_local = jax.lax.cond(
             is_fit,
             lambda s: propose(s, env, key, t),
