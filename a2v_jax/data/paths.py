@@ -15,8 +15,9 @@ import hashlib
 import json
 import os
 import warnings
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
+from typing import BinaryIO
 
 import numpy as np
 
@@ -147,23 +148,32 @@ def array_checksum(arrays: Mapping[str, np.ndarray]) -> str:
     return h.hexdigest()
 
 
+def write_atomic(path: Path, write: Callable[[BinaryIO], None]) -> None:
+    """Writes a file through a temporary file beside it and a rename: ``write(f)`` fills it.
+
+    Parent directories are created. On any failure the temporary file is removed and ``path`` is
+    left as it was.
+    """
+    tmp = path.with_name(f"{path.name}.tmp{os.getpid()}")
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with open(tmp, "wb") as f:
+            write(f)
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            tmp.unlink(missing_ok=True)
+        raise
+
+
 def save_npz_atomic(path: Path, arrays: Mapping[str, np.ndarray], *, compress: bool = False) -> None:
-    """Writes ``arrays`` to the ``.npz`` file ``path`` through a temporary file and a rename.
+    """Writes ``arrays`` to the ``.npz`` file ``path`` atomically (:func:`write_atomic`).
 
     Raises:
       OSError: the file could not be written (the temporary file is removed).
     """
-    tmp = path.with_name(f"{path.name}.tmp{os.getpid()}")
     save = np.savez_compressed if compress else np.savez
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        with open(tmp, "wb") as f:
-            save(f, **arrays)
-        os.replace(tmp, path)
-    except OSError:
-        with contextlib.suppress(OSError):
-            tmp.unlink(missing_ok=True)
-        raise
+    write_atomic(path, lambda f: save(f, **arrays))
 
 
 def write_npz_atomic(

@@ -18,6 +18,8 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from a2v_jax.data.paths import write_atomic
+
 
 def seed_ids(seed_start: int, seeds: int) -> np.ndarray:
     """``(S,)`` int64 seed ids ``seed_start .. seed_start + seeds - 1``."""
@@ -135,15 +137,8 @@ def write_json(obj: Any, path: str | os.PathLike, *, indent: int = 1) -> Path:
     removed and nothing is left at ``path``'s place.
     """
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
     text = json.dumps(finite_or_null(obj), indent=indent, allow_nan=False) + "\n"
-    tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
-    try:
-        tmp.write_text(text)
-        tmp.replace(path)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
+    write_atomic(path, lambda f: f.write(text.encode()))
     return path
 
 
