@@ -191,8 +191,8 @@ def _time_pretraining(counts: list[int], epochs: int) -> list[dict]:
     import numpy as np
 
     from a2v_jax.pretrain.config import ModelConfig, TrainConfig, get_preset
-    from a2v_jax.pretrain.input_pipeline import num_train_graphs
-    from a2v_jax.pretrain.programs import Programs, load_space_dataset
+    from a2v_jax.pretrain.input_pipeline import load_space_dataset, num_train_graphs
+    from a2v_jax.pretrain.programs import Programs
     from a2v_jax.sharding import describe, make_mesh, put, replicated
     from a2v_jax.spaces import get_space
 

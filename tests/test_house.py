@@ -99,3 +99,22 @@ def test_spaces__import_without_loading_data_or_pretraining():
         [sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=120
     )
     assert out.stdout.strip() == "[]", out.stdout
+
+
+def test_benchmarks__every_name_they_import_from_a2v_jax_exists():
+    """A benchmark is a script nobody imports: a moved name breaks it only when it is run."""
+    import importlib
+
+    missing = []
+    for path in sorted((REPO_ROOT / "benchmarks").glob("*.py")):
+        for node in ast.walk(ast.parse(path.read_text())):
+            if not (isinstance(node, ast.ImportFrom) and (node.module or "").startswith("a2v_jax")):
+                continue
+            module = importlib.import_module(node.module)
+            for alias in node.names:
+                if not hasattr(module, alias.name):
+                    try:
+                        importlib.import_module(f"{node.module}.{alias.name}")
+                    except ImportError:
+                        missing.append(f"{path.name}:{node.lineno} {node.module}.{alias.name}")
+    assert not missing, f"benchmarks import names that do not exist: {missing}"
