@@ -37,6 +37,7 @@ from nb201_table import DS_LABEL, PAPER, PAPER_ROW  # noqa: E402
 from a2v_jax.data import DATASETS, exit_2_on_data_error, get_protocol, load_nb201, paths  # noqa: E402
 from a2v_jax.runtime import device_name  # noqa: E402
 from a2v_jax.search.nb201 import build_pool, summarize  # noqa: E402
+from a2v_jax.search.presets import strategy_config  # noqa: E402
 from a2v_jax.search.report import write_json  # noqa: E402
 from a2v_jax.search.runner import RunOutput, run_method  # noqa: E402
 
@@ -141,7 +142,7 @@ def render(result: dict) -> str:
             ]
         gap = f"{_num(g['gap'])} / {_num(g['found_gap'])}"
         lines.append(
-            f"| {r['method']} | {DS_LABEL[r['dataset']]} | {_pm(o['valid_mean'])} | {_pm(o['test_mean'])} "
+            f"| {row_label(r)} | {DS_LABEL[r['dataset']]} | {_pm(o['valid_mean'])} | {_pm(o['test_mean'])} "
             f"| {_pm(o['frac_found_best_signal'])} | {_pm(o['median_queries_to_best'], 0)} | "
             + " | ".join(wide)
             + f" | {gap} |"
@@ -191,8 +192,28 @@ def render(result: dict) -> str:
     return "\n".join(lines) + "\n"
 
 
+def parse_overrides(items: list[str]) -> dict:
+    """``["n_local=2", "fit_key=run"]`` -> ``{"n_local": 2, "fit_key": "run"}`` (JSON, else a string)."""
+    out = {}
+    for item in items:
+        key, sep, value = item.partition("=")
+        if not sep or not key:
+            raise ValueError(f"--override takes KEY=VALUE, got {item!r}")
+        try:
+            out[key] = json.loads(value)
+        except json.JSONDecodeError:
+            out[key] = value
+    return out
+
+
+def row_label(row: dict) -> str:
+    """The method as the table names it: ``bo-ls``, or ``bo-ls n_local=2`` for a variant."""
+    extra = " ".join(f"{k}={v}" for k, v in sorted(row.get("overrides", {}).items()))
+    return f"{row['method']} {extra}".strip()
+
+
 def _row_key(row: dict) -> tuple[str, str]:
-    return row["method"], row["dataset"]
+    return row_label(row), row["dataset"]
 
 
 def merge_rows(old: list[dict], new: list[dict]) -> list[dict]:
@@ -212,8 +233,14 @@ def merge_rows(old: list[dict], new: list[dict]) -> list[dict]:
     return list(rows.values())
 
 
-def search_rows(args, table, models: dict, methods: list[str], datasets: list[str]) -> list[dict]:
-    """Every method x dataset: one summary per model (the wide model's from its wide run)."""
+def search_rows(
+    args, table, models: dict, methods: list[str], datasets: list[str], overrides: dict | None = None
+) -> list[dict]:
+    """Every method x dataset: one summary per model (the wide model's from its wide run).
+
+    ``overrides``: config fields changed in every method's ``default`` (a variant; the rows say so).
+    """
+    overrides = overrides or {}
     rows = []
     seeds = np.arange(1, args.seeds + 1)
     for dataset in datasets:
@@ -224,20 +251,27 @@ def search_rows(args, table, models: dict, methods: list[str], datasets: list[st
                 pool = build_pool(table, proto, embeddings=emb, signal_seed=args.signal_seed)
                 if s == args.wide_model and args.wide_seeds:
                     out = run_method(
-                        method, "default", pool, np.arange(1, max(args.wide_seeds, args.seeds) + 1)
+                        method,
+                        "default",
+                        pool,
+                        np.arange(1, max(args.wide_seeds, args.seeds) + 1),
+                        overrides=overrides,
                     )
                     wide = _summary(table, proto, pool, out, method, s)
                     out = first_seeds(out, args.seeds)
                 else:
-                    out = run_method(method, "default", pool, seeds)
+                    out = run_method(method, "default", pool, seeds, overrides=overrides)
                 summ = _summary(table, proto, pool, out, method, s)
                 per_model.append(summ)
+                name = row_label({"method": method, "overrides": overrides})
                 print(
-                    f"{method} {dataset} model s{s}: valid {summ['valid_mean']:.2f}, found best signal "
+                    f"{name} {dataset} model s{s}: valid {summ['valid_mean']:.2f}, found best signal "
                     f"{summ['frac_found_best_signal']:.2f} ({out.wall_s:.0f} s)",
                     flush=True,
                 )
             row = {"method": method, "preset": "default", "dataset": dataset, "per_model": per_model}
+            if overrides:
+                row["overrides"] = overrides
             row["over_models"] = over_models(per_model)
             row["wide"] = wide
             row["goal"] = goal_gap(row)
@@ -264,6 +298,13 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--wide-model", type=int, default=3, help="the pretraining seed run with --wide-seeds")
     ap.add_argument("--wide-seeds", type=int, default=500, help="0: no wide run")
     ap.add_argument("--signal-seed", type=int, default=0)
+    ap.add_argument(
+        "--override",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="a config field of every method's default, e.g. n_local=2 (rows are labelled with it)",
+    )
     ap.add_argument("--note", action="append", default=[], help="a line for the report's notes")
     ap.add_argument("--merge", action="store_true", help="keep the rows of nb201_beyond.json not redone")
     ap.add_argument("--table-json", default=str(RESULTS / "nb201_table.json"), help="today's default rows")
@@ -276,13 +317,19 @@ def main(argv: list[str] | None = None) -> int:
         ap.error(f"--datasets must be some of {DATASETS}")
     if args.seeds < 1 or args.wide_seeds < 0:
         ap.error("--seeds must be >= 1 and --wide-seeds >= 0")
+    try:
+        overrides = parse_overrides(args.override)
+        for m in methods:  # a field the config lacks is refused before anything runs
+            strategy_config(m, "default", **overrides)
+    except (TypeError, ValueError) as e:
+        ap.error(f"--override: {e}")
 
     t0 = time.perf_counter()
     table = load_nb201(args.data_dir, test_data=args.test_data)
     models = {}
     for s in pretrain_seeds:
         models[s], _ = model_embeddings(args.pretrain_preset, s, Path(args.runs), args.data_dir, None)
-    rows = search_rows(args, table, models, methods, datasets)
+    rows = search_rows(args, table, models, methods, datasets, overrides)
     out_dir = Path(args.out_dir)
     argv_s = " ".join(sys.argv[1:] if argv is None else argv)
     history, notes = [[argv_s, time.perf_counter() - t0]], list(args.note)
@@ -295,7 +342,7 @@ def main(argv: list[str] | None = None) -> int:
         pretrain_seeds = sorted({m["pretrain_seed"] for r in rows for m in r["per_model"]})
         model_paths = {**old["meta"]["models"], **model_paths}
     order = {m: i for i, m in enumerate(("bo-ls", "gp-ls", "bo", "rl"))}
-    rows.sort(key=lambda r: (DATASETS.index(r["dataset"]), order.get(r["method"], 9), r["method"]))
+    rows.sort(key=lambda r: (DATASETS.index(r["dataset"]), order.get(r["method"], 9), row_label(r)))
     result = {
         "meta": {
             "pretrain_seeds": pretrain_seeds,

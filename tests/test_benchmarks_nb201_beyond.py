@@ -66,3 +66,37 @@ def test_first_seeds__equals_a_separate_run_of_those_seeds():
     out = RunOutput(np.arange(3), np.arange(3), np.ones(3), np.ones(3), np.ones(3), rec, 4, 1.0)
     cut = bench.first_seeds(out, 2)
     assert cut.seeds.tolist() == [0, 1] and cut.records.idx.shape == (2, 4) and cut.max_steps == 4
+
+
+def test_nb201_beyond__override_makes_a_labelled_variant_row(tmp_path, synthetic_nb201_dir, synthetic_table):
+    bench = load_benchmark("nb201_beyond")
+    assert bench.parse_overrides(["n_local=2", "fit_key=run", "x=1.5"]) == {
+        "n_local": 2,
+        "fit_key": "run",
+        "x": 1.5,
+    }
+    runs, out = tmp_path / "runs", tmp_path / "out"
+    _models(runs, synthetic_table, seeds=(1,))
+    ref = tmp_path / "table.json"
+    ref.write_text(json.dumps({"runs": []}))
+    common = ["--data-dir", str(synthetic_nb201_dir), "--runs", str(runs), "--pretrain-seeds", "1"]
+    common += ["--methods", "random", "--seeds", "2", "--wide-seeds", "0", "--datasets", "cifar100"]
+    common += ["--table-json", str(ref), "--out-dir", str(out)]
+    assert bench.main(common) == 0
+    assert bench.main([*common, "--override", "with_replacement=true", "--merge"]) == 0
+    rows = json.loads((out / "nb201_beyond.json").read_text())["rows"]
+    assert [bench.row_label(r) for r in rows] == ["random", "random with_replacement=True"]
+    assert "| random with_replacement=True | C100 |" in (out / "nb201_beyond.md").read_text()
+
+
+def test_nb201_beyond__unknown_override_is_refused_before_any_search(tmp_path, capsys):
+    bench = load_benchmark("nb201_beyond")
+    for bad in ("n_local", "no_such_field=1"):
+        try:
+            bench.main(["--methods", "bo-ls", "--override", bad, "--out-dir", str(tmp_path / "out")])
+        except SystemExit as e:
+            assert e.code == 2
+        else:
+            raise AssertionError(f"--override {bad} was accepted")
+        assert "--override" in capsys.readouterr().err
+    assert not (tmp_path / "out").exists()
