@@ -164,6 +164,20 @@ def run_grid(args: argparse.Namespace) -> int:
     return 0
 
 
+def synthetic_nb101_env(pool: int = NUM_CELLS, budget_s: float = 1.5e6, seed: int = 0):
+    """A synthetic NB101-sized env: N(0, 1) 16-d features, signal U(0.80, 0.95), cost U(500, 3000) s.
+
+    The search cost does not depend on the values, only on the pool size and the queries a
+    budget buys.
+    """
+    from a2v_jax.search.runner import pool_env
+
+    rng = np.random.default_rng(seed)
+    cost = rng.uniform(500.0, 3000.0, pool).astype(np.float32)
+    features = rng.normal(size=(pool, 16)).astype(np.float32)
+    return pool_env(features, rng.uniform(0.80, 0.95, pool).astype(np.float32), cost, budget_s)
+
+
 def run_speed(args: argparse.Namespace) -> dict:
     """One seed's step times on a synthetic 423,624 x 16 pool (RL and BO, NB101 settings)."""
     import jax
@@ -171,13 +185,10 @@ def run_speed(args: argparse.Namespace) -> dict:
     from a2v_jax.search.core import ChunkedRunner
     from a2v_jax.search.presets import space_overrides
     from a2v_jax.search.report import seed_keys
-    from a2v_jax.search.runner import plan_method, pool_env
+    from a2v_jax.search.runner import plan_method
 
-    rng = np.random.default_rng(0)
     p = NUM_CELLS
-    cost = rng.uniform(500.0, 3000.0, p).astype(np.float32)
-    features = rng.normal(size=(p, 16)).astype(np.float32)
-    env = pool_env(features, rng.uniform(0.80, 0.95, p).astype(np.float32), cost, 1.5e6)
+    env = synthetic_nb101_env(p)
     res = {
         "device": device_name(),
         "pool": [p, 16],

@@ -38,16 +38,30 @@ from a2v_jax.search.runner import embeddings_or_random, plan_method
 ORIGINAL_RL_S_PER_SEED = 7.3
 
 
-def time_method(method: str, preset: str, pool, seeds: int, chunk_steps: int) -> dict:
-    """Compile and run times of ``method`` for ``seeds`` seeds and for one seed alone."""
-    strategy, max_steps = plan_method(method, preset, pool.env)
+def time_method(
+    method: str,
+    preset: str,
+    env,
+    seeds: int,
+    chunk_steps: int,
+    *,
+    space: str = "nb201",
+    one_seed: bool = True,
+) -> dict:
+    """Compile and run times of ``method`` on ``env`` for ``seeds`` seeds (and one seed alone).
+
+    ``compile_s`` is the ahead-of-time compile of the vmapped init and chunk programs, ``run_s``
+    the compiled run of every seed to the end of its budget (``block_until_ready``).
+    ``one_seed``: also time seed 1 alone in its own program (``one_seed_compile_s`` / ``_run_s``).
+    """
+    strategy, max_steps = plan_method(method, preset, env, space=space)
     out = {"method": method, "preset": preset, "seeds": seeds, "max_steps": max_steps}
-    for label, n in (("", seeds), ("one_seed_", 1)):
+    for label, n in (("", seeds), ("one_seed_", 1))[: 2 if one_seed else 1]:
         keys = seed_keys(np.arange(1, n + 1))
         runner = ChunkedRunner(strategy, chunk_steps=chunk_steps)
-        compile_s = runner.compile(pool.env, keys)
+        compile_s = runner.compile(env, keys)
         t0 = time.perf_counter()
-        state, rec = runner(pool.env, keys, max_steps)
+        state, rec = runner(env, keys, max_steps)
         jax.block_until_ready((state, rec))
         run_s = time.perf_counter() - t0
         out[f"{label}compile_s"] = compile_s
@@ -80,7 +94,7 @@ def main(argv: list[str] | None = None) -> int:
     for method in args.methods.split(","):
         for preset in args.presets.split(","):
             try:
-                r = time_method(method, preset, pool, args.seeds, args.chunk_steps)
+                r = time_method(method, preset, pool.env, args.seeds, args.chunk_steps)
             except ImportError as e:  # bo.py not there yet
                 r = {"method": method, "preset": preset, "skipped": f"{type(e).__name__}: {e}"}
             results.append(r)

@@ -12,6 +12,7 @@ import gzip
 import importlib.util
 import io
 import os
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -29,6 +30,7 @@ def load_benchmark(name: str):
     path = REPO_ROOT / "benchmarks" / f"{name}.py"
     spec = importlib.util.spec_from_file_location(f"benchmarks_{name}", path)
     module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module  # dataclasses look their module up while it executes
     spec.loader.exec_module(module)
     return module
 
