@@ -170,3 +170,51 @@ def _shared_compilation_cache(tmp_path_factory):
     jax.config.update("jax_persistent_cache_min_compile_time_secs", 0.2)
     os.environ["A2V_JAX_CACHE_DIR"] = str(path)  # subprocesses (CLI tests) share it too
     yield
+
+
+#: The LAPACK-backed primitives: on CPU, a batched one blocks an XLA worker until its pieces finish.
+LAPACK_PRIMITIVES = frozenset({"cholesky", "triangular_solve", "lu", "eigh", "qr", "svd", "schur"})
+
+
+def _sub_jaxprs(eqn) -> list:
+    subs = []
+    for v in eqn.params.values():
+        for item in v if isinstance(v, tuple | list) else (v,):
+            inner = getattr(item, "jaxpr", item)
+            if hasattr(inner, "eqns"):
+                subs.append(inner)
+    return subs
+
+
+def _has_lapack(jaxpr) -> bool:
+    return any(
+        e.primitive.name in LAPACK_PRIMITIVES or any(map(_has_lapack, _sub_jaxprs(e))) for e in jaxpr.eqns
+    )
+
+
+def unchained_lapack_calls(jaxpr, where: str = "top") -> list[str]:
+    """LAPACK calls of ``jaxpr`` (and of every loop, branch and call inside it) that do not depend
+    on the LAPACK call before them.
+
+    Two such calls independent in the graph may run at once and deadlock XLA's CPU thread pool
+    (see ``a2v_jax/surrogates/dngo/hyper.py``); an empty list means every one waits for the last.
+    """
+    jaxpr = getattr(jaxpr, "jaxpr", jaxpr)
+    producer, deps, lapack, bad = {}, [], [], []
+    for i, eqn in enumerate(jaxpr.eqns):
+        d = set()
+        for v in eqn.invars:
+            j = producer.get(id(v)) if not hasattr(v, "val") else None
+            if j is not None:
+                d |= deps[j] | ({j} if j in lapack else set())
+        deps.append(d)
+        for v in eqn.outvars:
+            producer[id(v)] = i
+        subs = _sub_jaxprs(eqn)
+        for k, sub in enumerate(subs):
+            bad += unchained_lapack_calls(sub, f"{where}/{eqn.primitive.name}[{i}.{k}]")
+        if eqn.primitive.name in LAPACK_PRIMITIVES or any(map(_has_lapack, subs)):
+            if lapack and lapack[-1] not in d:
+                bad.append(f"{where}: {eqn.primitive.name}[{i}] does not wait for [{lapack[-1]}]")
+            lapack.append(i)
+    return bad

@@ -278,3 +278,14 @@ def test_dngo_fit__normalized_output_is_scale_equivariant():
     m2, v2 = D.dngo_predict(fit(10.0 * y + 3.0), q)
     np.testing.assert_allclose(m2, 10.0 * m1 + 3.0, rtol=1e-4)
     np.testing.assert_allclose(v2, 100.0 * v1, rtol=1e-3)
+
+
+@pytest.mark.parametrize("optimizer", ["profile", "nelder-mead"])
+def test_dngo_fit__every_lapack_call_waits_for_the_last(optimizer):
+    """Two independent solves can deadlock XLA's CPU pool under vmap (see surrogates/dngo/hyper.py)."""
+    from conftest import unchained_lapack_calls
+
+    x, y, mask = _fit_data()
+    cfg = dataclasses.replace(TINY, hyper_opt=optimizer)
+    fit = lambda x, y: D.dngo_fit(x, y, mask, jax.random.key(0), cfg)  # noqa: E731
+    assert unchained_lapack_calls(jax.make_jaxpr(jax.vmap(fit))(x[None], y[None])) == []

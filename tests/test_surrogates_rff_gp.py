@@ -52,3 +52,12 @@ def test_rff_gp_config__validated():
         RFFGPConfig(length_scales=())
     with pytest.raises(ValueError, match="hyper_refine"):
         RFFGPConfig(hyper_refine=1)
+
+
+def test_rff_gp_fit__every_lapack_call_waits_for_the_last():
+    """Two independent solves can deadlock XLA's CPU pool under vmap (a gp-ls run hung so)."""
+    from conftest import unchained_lapack_calls
+
+    x, y, mask = _data()
+    fit = lambda x, y: rff_gp_fit(x, y, mask, jax.random.key(0), RFFGPConfig(features=16))  # noqa: E731
+    assert unchained_lapack_calls(jax.make_jaxpr(jax.vmap(fit))(x[None], y[None])) == []

@@ -130,8 +130,11 @@ def rff_gp_fit(
     j = jnp.argmax(mll)
     ls = scales[j]
     post = blr_posterior(_features(xs, w0 / ls, b), yt, mask, log_alpha[j], log_sigma2[j])
+    # The inverse waits for the posterior's solve: two independent LAPACK calls can deadlock XLA's
+    # CPU pool under vmap (surrogates/dngo/hyper.py); without this a gp-ls benchmark hung.
+    chol, _ = jax.lax.optimization_barrier((post.chol, post.mean))
     eye = jnp.eye(cfg.features, dtype=jnp.float32)
-    l_inv = jax.scipy.linalg.solve_triangular(post.chol, eye, lower=True)
+    l_inv = jax.scipy.linalg.solve_triangular(chol, eye, lower=True)
     w = w0 / (ls * x_std[:, None])
     return RFFGPState(
         w=w,
