@@ -234,11 +234,18 @@ def merge_rows(old: list[dict], new: list[dict]) -> list[dict]:
 
 
 def search_rows(
-    args, table, models: dict, methods: list[str], datasets: list[str], overrides: dict | None = None
+    args,
+    table,
+    models: dict,
+    methods: list[str],
+    datasets: list[str],
+    overrides: dict | None = None,
+    on_row=None,
 ) -> list[dict]:
     """Every method x dataset: one summary per model (the wide model's from its wide run).
 
     ``overrides``: config fields changed in every method's ``default`` (a variant; the rows say so).
+    ``on_row``: called with the rows so far after each one (the report is written as it grows).
     """
     overrides = overrides or {}
     rows = []
@@ -276,6 +283,8 @@ def search_rows(
             row["wide"] = wide
             row["goal"] = goal_gap(row)
             rows.append(row)
+            if on_row is not None:
+                on_row(rows)
     return rows
 
 
@@ -283,6 +292,38 @@ def _summary(table, proto, pool, out: RunOutput, method: str, model: int) -> dic
     rep = summarize(table, proto, pool, out, method=method, preset="default", trajectories=False)
     summ = {k: v for k, v in rep["summary"].items() if k != "optimum"}
     return {**summ, "pretrain_seed": model}
+
+
+def assemble(args, argv_s: str, wall_s: float, rows: list[dict], models: dict, old: dict | None) -> dict:
+    """The report of this run's ``rows`` (merged into ``old``'s, the stored report, when given)."""
+    history, notes = [[argv_s, wall_s]], list(args.note)
+    pretrain_seeds = sorted(models)
+    model_paths = {str(s): e.path for s, e in models.items()}
+    if old is not None:
+        rows = merge_rows(old["rows"], rows)
+        history = old["meta"]["history"] + history
+        notes = old["meta"].get("notes", []) + notes
+        pretrain_seeds = sorted({m["pretrain_seed"] for r in rows for m in r["per_model"]})
+        model_paths = {**old["meta"]["models"], **model_paths}
+    order = {m: i for i, m in enumerate(("bo-ls", "gp-ls", "bo", "rl"))}
+    rows = sorted(rows, key=lambda r: (DATASETS.index(r["dataset"]), order.get(r["method"], 9), row_label(r)))
+    return {
+        "meta": {
+            "pretrain_seeds": pretrain_seeds,
+            "pretrain_preset": args.pretrain_preset,
+            "search_seeds": args.seeds,
+            "wide_model": args.wide_model,
+            "wide_seeds": args.wide_seeds,
+            "signal_seed": args.signal_seed,
+            "models": model_paths,
+            "device": device_name(),
+            "history": history,
+            "notes": notes,
+        },
+        "goal": {"per_dataset": {d: list(v) for d, v in GOAL.items()}, "found": GOAL_FOUND},
+        "reference": reference_rows(Path(args.table_json)),
+        "rows": rows,
+    }
 
 
 @exit_2_on_data_error
@@ -329,39 +370,21 @@ def main(argv: list[str] | None = None) -> int:
     models = {}
     for s in pretrain_seeds:
         models[s], _ = model_embeddings(args.pretrain_preset, s, Path(args.runs), args.data_dir, None)
-    rows = search_rows(args, table, models, methods, datasets, overrides)
     out_dir = Path(args.out_dir)
-    argv_s = " ".join(sys.argv[1:] if argv is None else argv)
-    history, notes = [[argv_s, time.perf_counter() - t0]], list(args.note)
-    model_paths = {str(s): e.path for s, e in models.items()}
+    old = None
     if args.merge and (out_dir / "nb201_beyond.json").exists():
         old = json.loads((out_dir / "nb201_beyond.json").read_text())
-        rows = merge_rows(old["rows"], rows)
-        history = old["meta"]["history"] + history
-        notes = old["meta"].get("notes", []) + notes
-        pretrain_seeds = sorted({m["pretrain_seed"] for r in rows for m in r["per_model"]})
-        model_paths = {**old["meta"]["models"], **model_paths}
-    order = {m: i for i, m in enumerate(("bo-ls", "gp-ls", "bo", "rl"))}
-    rows.sort(key=lambda r: (DATASETS.index(r["dataset"]), order.get(r["method"], 9), row_label(r)))
-    result = {
-        "meta": {
-            "pretrain_seeds": pretrain_seeds,
-            "pretrain_preset": args.pretrain_preset,
-            "search_seeds": args.seeds,
-            "wide_model": args.wide_model,
-            "wide_seeds": args.wide_seeds,
-            "signal_seed": args.signal_seed,
-            "models": model_paths,
-            "device": device_name(),
-            "history": history,
-            "notes": notes,
-        },
-        "goal": {"per_dataset": {d: list(v) for d, v in GOAL.items()}, "found": GOAL_FOUND},
-        "reference": reference_rows(Path(args.table_json)),
-        "rows": rows,
-    }
-    write_json(result, out_dir / "nb201_beyond.json")
-    (out_dir / "nb201_beyond.md").write_text(render(result))
+    argv_s = " ".join(sys.argv[1:] if argv is None else argv)
+    total = len(methods) * len(datasets)
+
+    def write(rows: list[dict]) -> None:
+        running = "" if len(rows) == total else f" (running: {len(rows)} of {total} rows done)"
+        result = assemble(args, argv_s + running, time.perf_counter() - t0, rows, models, old)
+        write_json(result, out_dir / "nb201_beyond.json")
+        (out_dir / "nb201_beyond.md").write_text(render(result))
+
+    rows = search_rows(args, table, models, methods, datasets, overrides, on_row=write)
+    write(rows)
     print(f"wrote {out_dir / 'nb201_beyond.md'} and nb201_beyond.json")
     return 0
 

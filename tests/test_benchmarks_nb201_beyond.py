@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 
 import numpy as np
+import pytest
 from conftest import load_benchmark
 
 from a2v_jax.embed import Embeddings, save_embeddings
@@ -100,3 +101,29 @@ def test_nb201_beyond__unknown_override_is_refused_before_any_search(tmp_path, c
             raise AssertionError(f"--override {bad} was accepted")
         assert "--override" in capsys.readouterr().err
     assert not (tmp_path / "out").exists()
+
+
+def test_nb201_beyond__a_stopped_run_keeps_the_rows_it_finished(
+    tmp_path, synthetic_nb201_dir, synthetic_table, monkeypatch
+):
+    bench = load_benchmark("nb201_beyond")
+    runs, out = tmp_path / "runs", tmp_path / "out"
+    _models(runs, synthetic_table, seeds=(1,))
+    ref = tmp_path / "table.json"
+    ref.write_text(json.dumps({"runs": []}))
+    real, calls = bench.run_method, []
+
+    def stop_on_second(*a, **k):
+        calls.append(a[0])
+        if len(calls) == 2:
+            raise KeyboardInterrupt
+        return real(*a, **k)
+
+    monkeypatch.setattr(bench, "run_method", stop_on_second)
+    args = ["--data-dir", str(synthetic_nb201_dir), "--runs", str(runs), "--pretrain-seeds", "1"]
+    args += ["--methods", "random", "--seeds", "2", "--wide-seeds", "0", "--datasets", "cifar100,imagenet16"]
+    with pytest.raises(KeyboardInterrupt):
+        bench.main([*args, "--table-json", str(ref), "--out-dir", str(out)])
+    doc = json.loads((out / "nb201_beyond.json").read_text())
+    assert [r["dataset"] for r in doc["rows"]] == ["cifar100"]
+    assert doc["meta"]["history"][-1][0].endswith("(running: 1 of 2 rows done)")
