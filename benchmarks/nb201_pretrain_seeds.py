@@ -19,7 +19,6 @@ over the models of the search-seed mean.
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 import time
 from pathlib import Path
@@ -31,6 +30,7 @@ from a2v_jax.embed import EmbeddingsError, load_embeddings
 from a2v_jax.pretrain import PretrainConfig, run_pretraining
 from a2v_jax.runtime import device_name
 from a2v_jax.search.nb201 import build_pool, summarize
+from a2v_jax.search.report import write_json
 from a2v_jax.search.runner import run_method
 
 RESULTS = Path(__file__).resolve().parent / "results"
@@ -134,6 +134,33 @@ def main(argv: list[str] | None = None) -> int:
         how = f"pretrained in {took:.0f} s" if took else "reused"
         print(f"model s{s}: {emb.path} ({how})", flush=True)
 
+    out_dir = Path(args.out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    total = len(datasets) * len(methods) * len(presets)
+
+    def write(rows: list[dict]) -> dict:
+        """The report so far (after every row, so a stopped run keeps what it measured)."""
+        running = "" if len(rows) == total else f" (running: {len(rows)} of {total} rows done)"
+        result = {
+            "meta": {
+                "pretrain_seeds": pretrain_seeds,
+                "pretrain_preset": args.pretrain_preset,
+                "search_seeds": int(args.seeds),
+                "signal_seed": args.signal_seed,
+                "models": {
+                    str(s): {"path": e.path, **{k: str(v) for k, v in e.meta.items()}}
+                    for s, e in models.items()
+                },
+                "device": device_name(),
+                "wall_s": time.perf_counter() - t_start,
+                "argv": " ".join(sys.argv[1:] if argv is None else argv) + running,
+            },
+            "rows": rows,
+        }
+        write_json(result, out_dir / "nb201_pretrain_seeds.json")
+        (out_dir / "nb201_pretrain_seeds.md").write_text(render(result))
+        return result
+
     rows = []
     for dataset in datasets:
         proto = get_protocol("arch2vec", dataset)
@@ -170,26 +197,8 @@ def main(argv: list[str] | None = None) -> int:
                         },
                     }
                 )
-    result = {
-        "meta": {
-            "pretrain_seeds": pretrain_seeds,
-            "pretrain_preset": args.pretrain_preset,
-            "search_seeds": int(args.seeds),
-            "signal_seed": args.signal_seed,
-            "models": {
-                str(s): {"path": e.path, **{k: str(v) for k, v in e.meta.items()}} for s, e in models.items()
-            },
-            "device": device_name(),
-            "wall_s": time.perf_counter() - t_start,
-            "argv": " ".join(sys.argv[1:] if argv is None else argv),
-        },
-        "rows": rows,
-    }
-    out_dir = Path(args.out_dir)
-    out_dir.mkdir(parents=True, exist_ok=True)
-    (out_dir / "nb201_pretrain_seeds.json").write_text(json.dumps(result, indent=1) + "\n")
-    (out_dir / "nb201_pretrain_seeds.md").write_text(render(result))
-    print(render(result))
+                write(rows)
+    print(render(write(rows)))
     return 0
 
 

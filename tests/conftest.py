@@ -35,6 +35,19 @@ def load_benchmark(name: str):
     return module
 
 
+def fake_models(runs, table, seeds=(1, 2)):
+    """Random 4-d embeddings of every cell in ``runs/nb201-paper-s<seed>``, recorded as pretrained
+    with each seed: the pretrained-model benchmarks find them and pretrain nothing."""
+    from a2v_jax.embed import Embeddings, save_embeddings
+
+    for s in seeds:
+        feats = np.random.default_rng(s).normal(size=(len(table), 4)).astype(np.float32)
+        arch = np.asarray(table.arch_str)
+        emb = Embeddings(feats, arch, np.arange(len(arch)), "ckpt", "nb201", "paper", s, "benchmark")
+        (runs / f"nb201-paper-s{s}").mkdir(parents=True)
+        save_embeddings(runs / f"nb201-paper-s{s}" / "embeddings.npz", emb)
+
+
 def real_nb201_dir() -> Path:
     """``$A2V_NB201_DIR``, else ``../shared/data/nb201`` relative to the repo root."""
     return Path(os.environ.get("A2V_NB201_DIR") or DEFAULT_NB201_DIR)

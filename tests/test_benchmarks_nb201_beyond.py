@@ -6,25 +6,13 @@ import json
 
 import numpy as np
 import pytest
-from conftest import load_benchmark
-
-from a2v_jax.embed import Embeddings, save_embeddings
-
-
-def _models(runs, table, seeds=(1, 2)):
-    """Random 4-d embeddings of every cell, recorded as pretrained with each seed (nothing pretrains)."""
-    for s in seeds:
-        feats = np.random.default_rng(s).normal(size=(len(table), 4)).astype(np.float32)
-        arch = np.asarray(table.arch_str)
-        emb = Embeddings(feats, arch, np.arange(len(arch)), "ckpt", "nb201", "paper", s, "benchmark")
-        (runs / f"nb201-paper-s{s}").mkdir(parents=True)
-        save_embeddings(runs / f"nb201-paper-s{s}" / "embeddings.npz", emb)
+from conftest import fake_models, load_benchmark
 
 
 def test_nb201_beyond__table_over_models_wide_run_and_merge(tmp_path, synthetic_nb201_dir, synthetic_table):
     bench = load_benchmark("nb201_beyond")
     runs, out = tmp_path / "runs", tmp_path / "out"
-    _models(runs, synthetic_table)
+    fake_models(runs, synthetic_table)
     ref = tmp_path / "table.json"
     ref.write_text(json.dumps({"runs": []}))
     common = ["--data-dir", str(synthetic_nb201_dir), "--runs", str(runs), "--pretrain-seeds", "1,2"]
@@ -77,7 +65,7 @@ def test_nb201_beyond__override_makes_a_labelled_variant_row(tmp_path, synthetic
         "x": 1.5,
     }
     runs, out = tmp_path / "runs", tmp_path / "out"
-    _models(runs, synthetic_table, seeds=(1,))
+    fake_models(runs, synthetic_table, seeds=(1,))
     ref = tmp_path / "table.json"
     ref.write_text(json.dumps({"runs": []}))
     common = ["--data-dir", str(synthetic_nb201_dir), "--runs", str(runs), "--pretrain-seeds", "1"]
@@ -108,7 +96,7 @@ def test_nb201_beyond__a_stopped_run_keeps_the_rows_it_finished(
 ):
     bench = load_benchmark("nb201_beyond")
     runs, out = tmp_path / "runs", tmp_path / "out"
-    _models(runs, synthetic_table, seeds=(1,))
+    fake_models(runs, synthetic_table, seeds=(1,))
     ref = tmp_path / "table.json"
     ref.write_text(json.dumps({"runs": []}))
     real, calls = bench.run_method, []
