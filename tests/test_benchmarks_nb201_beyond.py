@@ -115,3 +115,29 @@ def test_nb201_beyond__a_stopped_run_keeps_the_rows_it_finished(
     doc = json.loads((out / "nb201_beyond.json").read_text())
     assert [r["dataset"] for r in doc["rows"]] == ["cifar100"]
     assert doc["meta"]["history"][-1][0].endswith("(running: 1 of 2 rows done)")
+
+
+def test_nb201_beyond__render_only_recomputes_the_over_model_figures(tmp_path):
+    bench = load_benchmark("nb201_beyond")
+    per_model = [
+        {"pretrain_seed": s, "valid_mean": v, "test_mean": None, "frac_found_best_signal": f}
+        | ({"median_queries_to_best_signal": q} if q else {})
+        for s, v, f, q in ((1, 73.0, 0.5, 40.0), (2, 73.4, 0.9, None))
+    ]
+    row = {
+        "method": "bo-ls",
+        "preset": "default",
+        "dataset": "cifar100",
+        "per_model": per_model,
+        "wide": None,
+    }
+    meta = {"pretrain_seeds": [1, 2], "search_seeds": 2, "wide_seeds": 0, "history": [], "device": "cpu"}
+    (tmp_path / "nb201_beyond.json").write_text(json.dumps({"meta": meta, "reference": [], "rows": [row]}))
+    assert bench.main(["--render-only", "--out-dir", str(tmp_path)]) == 0
+    (got,) = json.loads((tmp_path / "nb201_beyond.json").read_text())["rows"]
+    assert got["over_models"]["valid_mean"]["mean"] == 73.2 and got["over_models"]["test_mean"] is None
+    assert got["goal"]["gap"] == 73.45 - 73.2
+    assert (
+        "| bo-ls | C100 | 73.20±0.20 | – | 0.70±0.20 | 40±0 (1 of 2) |"
+        in (tmp_path / "nb201_beyond.md").read_text()
+    )

@@ -152,7 +152,9 @@ def summarize(
     found_best, q_to_best = queries_to_best(rec.accepted, rec.best_idx, out.best_idx, best_pool)
     # The architecture a perfect search finds: the pool's best search signal (NaN signals never win).
     best_signal_pool = int(np.argmax(np.nan_to_num(np.asarray(pool.env.signal), nan=-np.inf)))
-    found_best_signal = out.best_idx == best_signal_pool
+    found_best_signal, q_to_best_signal = queries_to_best(
+        rec.accepted, rec.best_idx, out.best_idx, best_signal_pool
+    )
 
     runs = []
     for i in range(s):
@@ -196,6 +198,7 @@ def summarize(
         "found_best_seeds": int(found_best.sum()),
         "median_queries_to_best": median_or_none(q_to_best),
         "frac_found_best_signal": float(found_best_signal.mean()),
+        "median_queries_to_best_signal": median_or_none(q_to_best_signal),
         "most_found": most_found(
             [r["arch_str"] for r in runs], [r["valid_mean"] for r in runs], [r["test_mean"] for r in runs]
         ),
@@ -258,6 +261,7 @@ def summarize(
             "by the search signal (what a perfect search within the protocol finds)",
             "median_queries_to_best": "median over those seeds of the 1-based query at which it became "
             "the incumbent",
+            "median_queries_to_best_signal": "the same for the seeds that found the best-signal architecture",
             "signal": "the search signal of the found architecture, percent (signal_unit)",
             "most_found": "the architecture most seeds ended on: its seeds, share of seeds and accuracies",
             "pool_note": "null when the pool is the whole table, else why it is smaller",
