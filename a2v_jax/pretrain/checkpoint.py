@@ -129,6 +129,8 @@ def check_epochs_done(workdir: Path, epochs: int) -> None:
     training continues).
     """
     directory = workdir / "checkpoints"
+    # The directory is listed, not opened with a Checkpointer: a manager creates it, and a refused
+    # run must leave the workdir as it found it.
     done = [int(p.name) for p in directory.iterdir() if p.name.isdigit()] if directory.is_dir() else []
     if done and max(done) > epochs:
         raise WorkdirMismatchError(
