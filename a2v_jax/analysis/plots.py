@@ -58,7 +58,9 @@ OP_COLOURS = ("#bbbbbb", "#2ca02c", "#1f77b4", "#d62728", "#ff7f0e")
 OP_SHORT = ("none", "skip", "1x1", "3x3", "pool")
 
 
-def _grid(nrows: int, ncols: int, size: tuple[float, float] = (4.0, 3.0), fig=None) -> tuple[Any, np.ndarray]:
+def axes_grid(
+    nrows: int, ncols: int, size: tuple[float, float] = (4.0, 3.0), fig=None
+) -> tuple[Any, np.ndarray]:
     """A new figure of ``nrows x ncols`` axes, or those axes inside ``fig`` (a Figure or SubFigure)."""
     if fig is None:
         fig = Figure(figsize=(size[0] * ncols, size[1] * nrows), layout="constrained")
@@ -100,7 +102,7 @@ def plot_search_curves(
     if len(kinds) > 1:
         raise ValueError(f"curves mix x kinds / metrics {sorted(kinds)}; plot them on separate axes")
     if ax is None:
-        fig, axes = _grid(1, 1, (5.0, 3.6))
+        fig, axes = axes_grid(1, 1, (5.0, 3.6))
         ax = axes[0, 0]
     fig = ax.figure
     for c in curves:
@@ -148,7 +150,7 @@ def plot_search(
     """
     cols = list(reports)
     rows = [(m, x) for m in metrics for x in xs]
-    fig, axes = _grid(len(rows), len(cols), (5.0, 3.4), fig)
+    fig, axes = axes_grid(len(rows), len(cols), (5.0, 3.4), fig)
     for j, preset in enumerate(cols):
         for i, (metric, x) in enumerate(rows):
             curves = [
@@ -196,7 +198,7 @@ def plot_nb101_regret(
     if not reports:
         raise ValueError("no reports to plot")
     if ax is None:
-        fig, axes = _grid(1, 1, (5.0, 3.8))
+        fig, axes = axes_grid(1, 1, (5.0, 3.8))
         ax = axes[0, 0]
     fig = ax.figure
     for label, rep in reports.items():
@@ -251,7 +253,7 @@ def plot_predictive(
     bad = [m for m in metrics if m not in METRICS]
     if bad:
         raise ValueError(f"unknown metrics {bad}; expected some of {METRICS}")
-    fig, axes = _grid(1, len(metrics), (3.6, 3.0), fig)
+    fig, axes = axes_grid(1, len(metrics), (3.6, 3.0), fig)
     for ax, metric in zip(axes[0], metrics, strict=True):
         for r in results:
             m, s = r.mean_std(metric)
@@ -286,7 +288,7 @@ def plot_pred_vs_true(
     """
     if not results:
         raise ValueError("no results to plot")
-    fig, axes = _grid(1, len(results), (3.6, 3.4), fig)
+    fig, axes = axes_grid(1, len(results), (3.6, 3.4), fig)
     for ax, r in zip(axes[0], results, strict=True):
         hit = np.flatnonzero(r.train_sizes == train_size)
         if not hit.size:
@@ -330,7 +332,7 @@ def plot_smoothness(results: Sequence[SmoothnessResult], fig=None) -> Figure:
     if not results:
         raise ValueError("no results to plot")
     n = len(results)
-    fig, axes = _grid(1, n + 2, (3.4, 3.2), fig)
+    fig, axes = axes_grid(1, n + 2, (3.4, 3.2), fig)
     unit = " (relative)" if any(r.distance_scale != 1.0 for r in results) else ""
     for ax, r in zip(axes[0, :n], results, strict=True):
         geds = [d for d, v in r.l2_by_ged.items() if v.size]
@@ -390,7 +392,7 @@ def plot_maps(
         raise ValueError("no maps to plot")
     values = np.asarray(values, np.float64)
     ncols = 2 if density else 1
-    fig, axes = _grid(len(maps), ncols, (4.2, 3.6), fig)
+    fig, axes = axes_grid(len(maps), ncols, (4.2, 3.6), fig)
     vmin = float(np.percentile(values, floor_percentile))
     for i, mp in enumerate(maps):
         v = values[mp.index]
@@ -499,7 +501,7 @@ def plot_walks(
         raise ValueError("no walks to plot")
     steps = walks[0].index.shape[1]
     scale = 100.0 if percent else 1.0
-    fig, axes = _grid(len(walks), steps + 1, (1.5, 1.25), fig)
+    fig, axes = axes_grid(len(walks), steps + 1, (1.5, 1.25), fig)
     for i, w in enumerate(walks):
         if not 0 <= walk < w.index.shape[0]:
             raise ValueError(f"walk {walk} is outside 0..{w.index.shape[0] - 1} ({w.label})")

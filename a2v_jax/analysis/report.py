@@ -143,10 +143,10 @@ def _by_dataset(reports: Sequence[dict[str, Any]]) -> dict[str, list[dict[str, A
 
 def plot_curves(reports: Sequence[dict[str, Any]], num_points: int = 200):
     """The incumbent's validation accuracy against simulated seconds, mean ± std over seeds, per dataset."""
-    from a2v_jax.analysis.plots import _grid
+    from a2v_jax.analysis.plots import axes_grid
 
     groups = _by_dataset(reports)
-    fig, axes = _grid(1, len(groups), (5.0, 3.6))
+    fig, axes = axes_grid(1, len(groups), (5.0, 3.6))
     for ax, (ds, reps) in zip(axes[0], groups.items(), strict=True):
         budget = max(r["summary"]["budget_s"] for r in reps)
         grid = np.linspace(0.0, budget, num_points)
@@ -173,10 +173,10 @@ def plot_curves(reports: Sequence[dict[str, Any]], num_points: int = 200):
 
 def plot_final(reports: Sequence[dict[str, Any]]):
     """The found cells' validation accuracy over seeds: a box per report, a panel per dataset."""
-    from a2v_jax.analysis.plots import _grid
+    from a2v_jax.analysis.plots import axes_grid
 
     groups = _by_dataset(reports)
-    fig, axes = _grid(1, len(groups), (1.2 + 1.1 * max(len(r) for r in groups.values()), 3.6))
+    fig, axes = axes_grid(1, len(groups), (1.2 + 1.1 * max(len(r) for r in groups.values()), 3.6))
     for ax, (ds, reps) in zip(axes[0], groups.items(), strict=True):
         data = [_final(r, "valid_mean") for r in reps]
         ax.boxplot([d[np.isfinite(d)] for d in data], tick_labels=[label(r) for r in reps], showmeans=True)
