@@ -154,10 +154,17 @@ def test_cli__rl_on_nb101_end_to_end(table, env, tmp_path, capsys):
     out = tmp_path / "rl.json"
     argv = ["--space", "nb101", "--method", "rl", "--preset", "paper", "--seeds", "3", "--budget-s", "1e5"]
     assert _run_cli([*argv, "--embeddings", str(emb), "--data-dir", str(env), "--out", str(out)]) == 0
-    assert "rl/paper nb101 (arch2vec" in capsys.readouterr().out
+    printed = capsys.readouterr().out
+    assert "rl/paper nb101 (arch2vec" in printed
     rep = json.loads(out.read_text())
     _check_report(rep, table, "rl", 3, budget=1e5, overshoot=True)
     s = rep["summary"]
+    top = s["most_found"]
+    hashes = [r["hash"] for r in rep["runs"]]
+    assert top["arch_str"] in hashes and top["seeds"] == hashes.count(top["arch_str"]) == max(
+        map(hashes.count, hashes)
+    )
+    assert f"most found: {top['arch_str']} in {top['seeds']} of 3 seeds" in printed
     assert (s["protocol"], s["budget_s"], s["pool_size"]) == ("arch2vec", 1e5, 200)
     assert s["overrides"] == {"skip_nearest": False, "baseline_value": 0.95}
     assert s["curve"]["x_max"] == 1e6 and s["embeddings"]["checkpoint"] == "ckpt/synthetic-nb101"

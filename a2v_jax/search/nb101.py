@@ -40,6 +40,8 @@ from a2v_jax.search.presets import METHODS, space_overrides
 from a2v_jax.search.report import (
     jsonable,
     median_or_none,
+    most_found,
+    most_found_line,
     num,
     plus_minus,
     queries_to_best,
@@ -342,6 +344,9 @@ def summarize_nb101(
         },
         "max_steps": int(out.max_steps),
         "steps_run": int(rec.idx.shape[1]),
+        "most_found": most_found(
+            [r["hash"] for r in runs], [r["valid_mean"] for r in runs], [r["test_mean"] for r in runs]
+        ),
     }
     if extra:
         summary.update(extra)
@@ -360,6 +365,8 @@ def summarize_nb101(
             "cumulative simulated seconds; points with runtime > x_max dropped (the original's plots)",
             "std": "population std (ddof=0) over seeds",
             "frac_found_best": "fraction of seeds whose reported cell is the pool's best-valid_mean one",
+            "most_found": "the cell most seeds ended on (arch_str: its module hash), its seeds, share of "
+            "seeds and accuracies",
             "trajectory": "per accepted query: simulated seconds spent, queried and incumbent table rows, "
             "best validation accuracy so far (%), both regrets",
         },
@@ -433,7 +440,7 @@ def run(config: SearchConfig, *, table: Any = None) -> dict[str, Any]:
 
 
 def format_summary(report: dict) -> str:
-    """One human line: ``rl/paper nb101 (arch2vec, 500 seeds): test 94.11 +- .., regret@1e6 ...``."""
+    """``rl/paper nb101 (arch2vec, 500 seeds): test 94.11 +- .., regret@1e6 ...``, then the most found."""
     summary = report["summary"]
     pm = plus_minus
     at = summary["regret_test_at"]
@@ -441,13 +448,14 @@ def format_summary(report: dict) -> str:
     rt = summary["regret_test_final"]
     budget = "no time limit" if summary["budget_s"] is None else f"{summary['budget_s']:.3g} s budget"
     cap = "" if summary.get("max_queries") is None else f", {summary['max_queries']} queries"
-    return (
+    line = (
         f"{summary['method']}/{summary['preset']} nb101 ({summary['protocol']}, {summary['seeds']} seeds, "
         f"{budget}{cap}): valid {pm(summary['valid_mean'], summary['valid_std'])}, "
         f"test {pm(summary['test_mean'], summary['test_std'])}, test regret final "
         f"{pm(rt['mean'], rt['std'], digits=5)} ({ats}), {summary['mean_queries']:.1f} queries/seed, "
         f"wall {summary['wall_s']:.1f} s on {summary['device']}"
     )
+    return line + most_found_line(summary.get("most_found"), summary["seeds"])
 
 
 #: The ``--space nb101`` driver.

@@ -28,6 +28,7 @@ from a2v_jax.search.presets import strategy_config
 from a2v_jax.search.report import (
     median_or_none,
     most_found,
+    most_found_line,
     num,
     plus_minus,
     queries_to_best,
@@ -342,14 +343,7 @@ def format_summary(report: dict) -> str:
         f"{'' if mq is None else f' (median {mq:.0f} queries)'}, {summary['mean_queries']:.1f} queries/seed, "
         f"wall {summary['wall_s']:.1f} s on {summary['device']}"
     )
-    top = summary.get("most_found")
-    if top:
-        t = "n/a" if top["test_mean"] is None else f"{top['test_mean']:.2f}"
-        line += (
-            f"\n  most found: {top['arch_str']} in {top['seeds']} of {seeds} seeds "
-            f"({100 * top['share']:.0f} %), valid {top['valid_mean']:.2f}, test {t}"
-        )
-    return line
+    return line + most_found_line(summary.get("most_found"), seeds)
 
 
 #: The ``--space nb201`` driver.

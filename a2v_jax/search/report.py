@@ -158,3 +158,14 @@ def most_found(
         "valid_mean": valid[i],
         "test_mean": test[i],
     }
+
+
+def most_found_line(top: dict | None, seeds: int) -> str:
+    """The printed line for :func:`most_found`'s result (empty when no seed found a cell)."""
+    if not top:
+        return ""
+    t = "n/a" if top["test_mean"] is None else f"{top['test_mean']:.2f}"
+    return (
+        f"\n  most found: {top['arch_str']} in {top['seeds']} of {seeds} seeds "
+        f"({100 * top['share']:.0f} %), valid {top['valid_mean']:.2f}, test {t}"
+    )
