@@ -95,6 +95,20 @@ def _pm(d: dict | None, digits: int = 2) -> str:
     return "–" if d is None else f"{d['mean']:.{digits}f}±{d['std']:.{digits}f}"
 
 
+def _models(row: dict) -> str:
+    """The pretraining seeds of a row's models: ``s1-s5``, or ``s3,s4``."""
+    seeds = [m["pretrain_seed"] for m in row["per_model"]]
+    if len(seeds) > 2 and seeds == list(range(seeds[0], seeds[-1] + 1)):
+        return f"s{seeds[0]}-s{seeds[-1]}"
+    return ",".join(f"s{s}" for s in seeds)
+
+
+def sort_rows(rows: list[dict]) -> list[dict]:
+    """Dataset, then the methods in the table's order, then the variants by label."""
+    order = {m: i for i, m in enumerate(("bo-ls", "gp-ls", "bo", "rl"))}
+    return sorted(rows, key=lambda r: (DATASETS.index(r["dataset"]), order.get(r["method"], 9), row_label(r)))
+
+
 def _q(over: dict, models: int) -> str:
     """The over-models median queries, with the number of models that report it when not all do."""
     q = over.get("median_queries_to_best_signal")
@@ -133,9 +147,9 @@ def render(result: dict) -> str:
         "q = median queries to the best-signal cell (over the seeds that found it; summaries made "
         "before that figure was reported have none, and a q over fewer models says how many).",
         "",
-        "| method | dataset | valid (over models) | test (over models) | found | q | wide valid | wide test "
-        "| wide found | wide q | goal gap (acc / found) |",
-        "|" + "---|" * 11,
+        "| method | dataset | models | valid (over models) | test (over models) | found | q | wide valid "
+        "| wide test | wide found | wide q | goal gap (acc / found) |",
+        "|" + "---|" * 12,
     ]
     for r in result["rows"]:
         o, w, g = r["over_models"], r.get("wide"), r["goal"]
@@ -151,7 +165,8 @@ def render(result: dict) -> str:
             ]
         gap = f"{_num(g['gap'])} / {_num(g['found_gap'])}"
         lines.append(
-            f"| {row_label(r)} | {DS_LABEL[r['dataset']]} | {_pm(o['valid_mean'])} | {_pm(o['test_mean'])} "
+            f"| {row_label(r)} | {DS_LABEL[r['dataset']]} | {_models(r)} | {_pm(o['valid_mean'])} "
+            f"| {_pm(o['test_mean'])} "
             f"| {_pm(o['frac_found_best_signal'])} | {_q(o, len(r['per_model']))} | "
             + " | ".join(wide)
             + f" | {gap} |"
@@ -314,8 +329,7 @@ def assemble(args, argv_s: str, wall_s: float, rows: list[dict], models: dict, o
         notes = old["meta"].get("notes", []) + notes
         pretrain_seeds = sorted({m["pretrain_seed"] for r in rows for m in r["per_model"]})
         model_paths = {**old["meta"]["models"], **model_paths}
-    order = {m: i for i, m in enumerate(("bo-ls", "gp-ls", "bo", "rl"))}
-    rows = sorted(rows, key=lambda r: (DATASETS.index(r["dataset"]), order.get(r["method"], 9), row_label(r)))
+    rows = sort_rows(rows)
     return {
         "meta": {
             "pretrain_seeds": pretrain_seeds,
@@ -382,6 +396,7 @@ def main(argv: list[str] | None = None) -> int:
     out_dir = Path(args.out_dir)
     if args.render_only:
         result = json.loads((out_dir / "nb201_beyond.json").read_text())
+        result["rows"] = sort_rows(result["rows"])
         for row in result["rows"]:
             row["over_models"] = over_models(row["per_model"])
             row["goal"] = goal_gap(row)

@@ -42,7 +42,7 @@ def test_nb201_beyond__table_over_models_wide_run_and_merge(tmp_path, synthetic_
     ]
     assert [m["pretrain_seed"] for m in c100["per_model"]] == [1, 2] and c100["wide"]["seeds"] == 3
     md = (out / "nb201_beyond.md").read_text()
-    assert "| random | C100 |" in md and "| random | IN16 |" in md and "a note" in md
+    assert "| random | C100 | s1,s2 |" in md and "| random | IN16 | s1,s2 |" in md and "a note" in md
     assert "arch2vec-BO (paper)" in md
 
 
@@ -75,7 +75,7 @@ def test_nb201_beyond__override_makes_a_labelled_variant_row(tmp_path, synthetic
     assert bench.main([*common, "--override", "with_replacement=true", "--merge"]) == 0
     rows = json.loads((out / "nb201_beyond.json").read_text())["rows"]
     assert [bench.row_label(r) for r in rows] == ["random", "random with_replacement=True"]
-    assert "| random with_replacement=True | C100 |" in (out / "nb201_beyond.md").read_text()
+    assert "| random with_replacement=True | C100 | s1 |" in (out / "nb201_beyond.md").read_text()
 
 
 def test_nb201_beyond__unknown_override_is_refused_before_any_search(tmp_path, capsys):
@@ -138,6 +138,6 @@ def test_nb201_beyond__render_only_recomputes_the_over_model_figures(tmp_path):
     assert got["over_models"]["valid_mean"]["mean"] == 73.2 and got["over_models"]["test_mean"] is None
     assert got["goal"]["gap"] == 73.45 - 73.2
     assert (
-        "| bo-ls | C100 | 73.20±0.20 | – | 0.70±0.20 | 40±0 (1 of 2) |"
+        "| bo-ls | C100 | s1,s2 | 73.20±0.20 | – | 0.70±0.20 | 40±0 (1 of 2) |"
         in (tmp_path / "nb201_beyond.md").read_text()
     )

@@ -130,9 +130,9 @@ def test_local_bo__mixed_split_queues_global_then_local():
 
 
 def test_local_bo__presets_traits_and_validation():
-    for method in ("bo-ls", "gp-ls"):
+    for method, n_local in (("bo-ls", 3), ("gp-ls", 1)):
         cfg = strategy_config(method, "default")
-        assert isinstance(cfg, LocalBOConfig) and (cfg.n_global, cfg.n_local, cfg.n_best) == (1, 1, 2)
+        assert isinstance(cfg, LocalBOConfig) and (cfg.n_global, cfg.n_local, cfg.n_best) == (1, n_local, 2)
         assert cfg.traits == (True, False, True, True)  # distinct, no overshoot, neighbours, features
         with pytest.raises(ValueError, match="no 'paper' preset"):
             strategy_config(method, "paper")

@@ -63,12 +63,13 @@ BASE: dict[tuple[str, str], StrategyConfig] = {
     ("ls", "default"): LSConfig(),
     # Beyond the paper (``default`` only; :mod:`a2v_jax.search.local_bo`): BO ``default``'s DNGO, or
     # a sparse-spectrum GP with one random spectrum per run, each fit proposing one cell by EI over
-    # the pool and one among the one-edit neighbours of the two best observed cells.
+    # the pool and ``n_local`` among the one-edit neighbours of the two best observed cells (bo-ls:
+    # 3, the best of 1-4 on two models; docs/beyond-the-paper.md).
     ("bo-ls", "default"): LocalBOConfig(
         surrogate=DNGOConfig(likelihood="exact", normalize_output=True, epochs=50),
         init_size=8,
         n_global=1,
-        n_local=1,
+        n_local=3,
         n_best=2,
     ),
     ("gp-ls", "default"): LocalBOConfig(
