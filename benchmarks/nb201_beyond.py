@@ -4,14 +4,19 @@ Runs each method's ``default`` preset (the new ``bo-ls`` and ``gp-ls`` of
 :mod:`a2v_jax.search.local_bo`, with ``bo`` and ``rl`` for reference) on the embeddings of the
 models of ``benchmarks/nb201_pretrain_seeds.py`` (pretraining seeds 1-5, ``--seeds`` search seeds
 each) and on one model (``--wide-model``, seed 3: the paper's) with ``--wide-seeds`` seeds.
-Example (the committed table; compile included, about 1 s per BO seed and dataset on 2 cores)::
+Example (the committed table; 100 seeds of ``bo-ls`` take about 30 s per model and dataset on 2
+idle cores, 500 seeds 2.5-4.5 min, compile included)::
 
     python benchmarks/nb201_beyond.py --runs /work/main/runs/pretrain-seeds \\
         --test-data /path/to/nb201_200ep_test_acc.csv.gz --seeds 100 --wide-seeds 500
 
-The wide model's per-model row is seeds ``1..--seeds`` of its wide run (a vmapped seed equals
-its separate run), so it is not searched twice. ``--merge`` merges this run into an existing
-``nb201_beyond.json`` (new rows, and new models of a row), so a long table can be built in pieces.
+The wide model's per-model row is seeds ``1..--seeds`` of its wide run, so it is not searched
+twice; a seed of a 500-seed program equals its run in a 100-seed program up to the float rounding
+of the batched kernels (one ``gp-ls`` seed in 100 ended elsewhere on CIFAR-10, none of ``bo-ls``).
+``--merge`` merges this run into an existing ``nb201_beyond.json`` (new rows, and new models of a
+row), so a long table can be built in pieces; the report is written after every row. ``--override
+KEY=VALUE`` runs a variant of every method's config (its rows are labelled with it);
+``--render-only`` recomputes the over-model figures and rewrites both files.
 Writes ``benchmarks/results/nb201_beyond.{json,md}``: per method and dataset the mean ± std over
 models of the valid / test means, of ``frac_found_best_signal`` and of the median queries to the
 best cell, the wide run's figures, the issue's goal and the gap to it, beside the paper's rows and
@@ -97,7 +102,7 @@ def _pm(d: dict | None, digits: int = 2) -> str:
 
 def _models(row: dict) -> str:
     """The pretraining seeds of a row's models: ``s1-s5``, or ``s3,s4``."""
-    seeds = [m["pretrain_seed"] for m in row["per_model"]]
+    seeds = sorted(m["pretrain_seed"] for m in row["per_model"])
     if len(seeds) > 2 and seeds == list(range(seeds[0], seeds[-1] + 1)):
         return f"s{seeds[0]}-s{seeds[-1]}"
     return ",".join(f"s{s}" for s in seeds)
