@@ -1,34 +1,37 @@
 """One device suite: pretraining, the NB201 and NB101 searches and the DARTS proxy step, timed on one device.
 
 Run (one command; writes ``benchmarks/results/device_suite_<device>.json`` after every section, so
-a run stopped by a time limit keeps what it measured)::
+a run stopped by a time limit keeps what it measured; ``--merge`` redoes some sections of it)::
 
     python benchmarks/device_suite.py                 # full sizes (made for one accelerator)
-    python benchmarks/device_suite.py --quick         # tiny sizes, under a minute on a CPU (its test)
+    python benchmarks/device_suite.py --quick         # tiny sizes on a CPU (its test)
 
-Sections (``--sections`` picks some), each figure with its compile time and its run time apart:
+Sections, cheap and decisive first (``--sections`` picks some); compile and run times apart:
 
 - ``pretrain``: NAS-Bench-201, ``paper`` preset, 10 epochs, populations 1 and 8 (the epoch
   program compiled ahead of time, then every epoch timed); the population's epoch against one
   model's; the whole ``python -m a2v_jax.pretrain --epochs 10`` command's wall time.
-- ``search``: arch2vec-RL and -BO, both presets, the three datasets, 500 seeds each as one vmapped
-  program, on N(0, 1) features (the cost does not depend on their values); the totals per preset.
 - ``agreement``: the cell each of 20 fixed seeds ends on, for RL and the baselines (random, REA,
   local search), both presets, three datasets; compared with ``--reference`` (default: the
   committed ``device_suite_cpu.json``) when its sizes are the same: float rounding may move a seed,
   a systematic difference moves many.
-- ``nb101``: RL and BO, 100 seeds, on a synthetic pool of the whole space (423,624 cells).
+- ``search``: arch2vec-RL and -BO, both presets, the three datasets, 500 seeds each as one vmapped
+  program, on N(0, 1) features (the cost does not depend on their values); the totals per preset.
 - ``darts``: the DARTS proxy network (``proxy`` preset: C=36, 20 cells, auxiliary head, batch 96)
-  trained for one proxy epoch's steps (45,000 images) on random images: images per second.
-- ``kernels``: the largest loop-free kernels (a pretraining step of 8 models, DNGO's predictive
-  mean and variance over the pool for 500 seeds with and without row chunks, a DARTS step):
-  XLA's FLOP and byte counts, their time, the achieved rates and, on a known accelerator, the
-  fraction of its peak. (XLA counts a loop's body once, so whole programs are not rated.)
+  trained for one proxy epoch's steps (45,000 images) on random images: images per second, and
+  the step's FLOPs (XLA's count) per second.
+- ``kernels``: the largest loop-free search and pretraining kernels (a pretraining step of 8
+  models; DNGO's predictive mean and variance over the pool for 500 seeds, whole and in the
+  presets' 256-row chunks): XLA's FLOP and byte counts, time, achieved rates and, on a listed
+  accelerator (:data:`PEAKS`), the fraction of its peak. XLA counts a loop's body once, so whole
+  programs are not rated.
+- ``nb101``: RL and BO, both presets, 100 seeds on a synthetic pool of the whole space (423,624
+  cells), last because it is the longest.
 
-``--quick`` shrinks every size (300 cells, 2 epochs, populations 1 and 2, 4 seeds on a 400-cell
-pool at 5 % of the budget on CIFAR-10 only, a 3,000-cell NB101 pool, an 8-channel 5-cell network
-at batch 8); its JSON goes to ``device_suite_<device>_quick.json``. The NB201 tables are the
-packaged ones: no data needs to be configured.
+``--quick`` (:data:`QUICK`) shrinks every size: 300 cells, 2 epochs, populations 1 and 2; the
+``default`` preset only; 4 seeds on a 400-cell pool at 15 % of the budget, CIFAR-10 only; a 3,000-cell
+NB101 pool; a 4-channel, 3-cell network at batch 8. Its JSON goes to ``..._quick.json``. The NB201
+tables are the packaged ones: no data needs to be configured.
 """
 
 from __future__ import annotations
@@ -64,7 +67,7 @@ from a2v_jax.search.runner import run_method  # noqa: E402
 RESULTS = Path(__file__).resolve().parent / "results"
 #: The sizes that decide the agreement section's found cells (a reference must have the same).
 AGREEMENT_SIZES = ("search_pool", "budget_scale", "search_datasets", "agree_seeds", "presets", "chunk_steps")
-SECTIONS = ("pretrain", "search", "agreement", "nb101", "darts", "kernels")
+SECTIONS = ("pretrain", "agreement", "search", "darts", "kernels", "nb101")  # cheap and decisive first
 #: Peak rates of the accelerators this project is lent (dense FP32 without tensor cores, since the
 #: surrogates ask for HIGHEST precision; HBM bandwidth), from NVIDIA's data sheets (SXM parts).
 PEAKS = {
@@ -380,18 +383,31 @@ def section_kernels(sizes: Sizes, table) -> dict:
     return {"peaks": device_peaks(), "kernels": out}
 
 
-def run_suite(sizes: Sizes, sections: list[str], out: Path, reference: dict | None) -> dict:
-    """Runs ``sections`` at ``sizes`` and writes the JSON to ``out`` after each one."""
+def run_suite(
+    sizes: Sizes, sections: list[str], out: Path, reference: dict | None, merge: bool = False
+) -> dict:
+    """Runs ``sections`` at ``sizes`` and writes the JSON to ``out`` after each one.
+
+    ``merge``: keep the sections of the JSON already at ``out`` that this run does not redo (it
+    must be of the same device and sizes), so a slow device can be measured a section at a time.
+    """
     result: dict[str, Any] = {
         "benchmark": "device_suite",
         "device": device_name(),
         "jax": jax.__version__,
-        "sizes": dataclasses.asdict(sizes),
+        "sizes": json.loads(json.dumps(dataclasses.asdict(sizes))),
         "sections": {},
         "wall_s": {},
     }
+    if merge and out.is_file():
+        old = json.loads(out.read_text())
+        if (old.get("device"), old.get("sizes")) != (result["device"], result["sizes"]):
+            raise SystemExit(
+                f"--merge: {out} holds another device's or other sizes' suite; use another --out"
+            )
+        result["sections"] = {k: v for k, v in old["sections"].items() if k not in sections}
+        result["wall_s"] = {k: v for k, v in old["wall_s"].items() if k not in sections and k != "total"}
     table = load_nb201() if {"search", "agreement", "kernels"} & set(sections) else None
-    t_all = time.perf_counter()
     for name in sections:
         t0 = time.perf_counter()
         if name == "pretrain":
@@ -409,7 +425,7 @@ def run_suite(sizes: Sizes, sections: list[str], out: Path, reference: dict | No
         res["peak_device_bytes"] = _peak_device_bytes()
         result["sections"][name] = res
         result["wall_s"][name] = time.perf_counter() - t0
-        result["wall_s"]["total"] = time.perf_counter() - t_all
+        result["wall_s"]["total"] = sum(v for k, v in result["wall_s"].items() if k != "total")
         write_json(result, out)
         print(f"{name}: {result['wall_s'][name]:.1f} s, written to {out}", flush=True)
     return result
@@ -418,6 +434,7 @@ def run_suite(sizes: Sizes, sections: list[str], out: Path, reference: dict | No
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--quick", action="store_true", help="tiny sizes (under a minute on a CPU)")
+    ap.add_argument("--merge", action="store_true", help="keep the sections of --out this run does not redo")
     ap.add_argument("--sections", default=",".join(SECTIONS), help=f"comma-separated, of {SECTIONS}")
     ap.add_argument(
         "--out", default=None, help="JSON path (default: results/device_suite_<device>[_quick].json)"
@@ -433,7 +450,7 @@ def main(argv: list[str] | None = None) -> int:
     out = Path(args.out or RESULTS / f"device_suite_{device_slug()}{'_quick' if args.quick else ''}.json")
     ref_path = Path(args.reference)
     reference = json.loads(ref_path.read_text()) if ref_path.is_file() and ref_path != out else None
-    run_suite(sizes, sections, out, reference)
+    run_suite(sizes, sections, out, reference, merge=args.merge)
     return 0
 
 

@@ -17,7 +17,7 @@ def quick_run(tmp_path_factory):
     out = tmp_path_factory.mktemp("suite") / "suite.json"
     missing = out.parent / "no_reference.json"
     assert suite.main(["--quick", "--out", str(out), "--reference", str(missing)]) == 0
-    return json.loads(out.read_text())
+    return json.loads(out.read_text()) | {"_path": str(out)}
 
 
 def _timed(entry: dict) -> None:
@@ -106,3 +106,25 @@ def test_unknown_section_is_refused(tmp_path, capsys):
     assert e.value.code == 2
     assert "warp" in capsys.readouterr().err
     assert not (tmp_path / "x.json").exists()
+
+
+@pytest.mark.slow
+def test_merge__redoes_the_named_sections_and_keeps_the_rest(quick_run, tmp_path):
+    out = tmp_path / "suite.json"
+    out.write_text(json.dumps({k: v for k, v in quick_run.items() if k != "_path"}))
+    assert suite.main(["--quick", "--sections", "nb101", "--merge", "--out", str(out)]) == 0
+    doc = json.loads(out.read_text())
+    assert list(doc["sections"]) == list(suite.SECTIONS)
+    for name in ("pretrain", "search", "agreement", "darts", "kernels"):
+        assert doc["sections"][name] == quick_run["sections"][name]
+    assert (
+        doc["sections"]["nb101"]["runs"][0]["compile_s"]
+        != quick_run["sections"]["nb101"]["runs"][0]["compile_s"]
+    )
+    assert doc["wall_s"]["total"] == pytest.approx(sum(v for k, v in doc["wall_s"].items() if k != "total"))
+
+    other = json.loads(out.read_text())
+    other["sizes"]["search_seeds"] = 7
+    out.write_text(json.dumps(other))
+    with pytest.raises(SystemExit, match="other sizes"):
+        suite.main(["--quick", "--sections", "nb101", "--merge", "--out", str(out)])
