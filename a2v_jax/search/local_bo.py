@@ -12,10 +12,10 @@ the expected improvement over the incumbent (BO ``default``'s acquisition) and p
   that neighbourhood is exhausted the slot takes the next global proposal.
 
 The split ``n_global : n_local`` is the config's: ``bo-ls`` proposes 1 : 3, so a fit serves four
-queries and a run makes a quarter of BO's fits; ``gp-ls`` 1 : 1. The surrogate is the config's ``surrogate``: a
-:class:`~a2v_jax.surrogates.dngo.DNGOConfig` (``bo-ls``, BO ``default``'s DNGO) or an
-:class:`~a2v_jax.surrogates.rff_gp.RFFGPConfig` (``gp-ls``, a sparse-spectrum GP whose length
-scale is fitted by marginal likelihood). No query is repeated or charged past the budget.
+queries and a run makes a quarter of BO's fits; ``gp-ls`` 1 : 1. The surrogate is the config's
+``surrogate``: a :class:`~a2v_jax.surrogates.dngo.DNGOConfig` (``bo-ls``, BO ``default``'s
+DNGO) or an :class:`~a2v_jax.surrogates.rff_gp.RFFGPConfig` (``gp-ls``, a sparse-spectrum GP
+whose length scale is fitted by marginal likelihood). No query is repeated or charged past the budget.
 
 Presets: both methods have only a ``default`` (the paper has neither); ``--preset paper`` is
 refused with an error that says so (:func:`a2v_jax.search.presets.strategy_config`). The
