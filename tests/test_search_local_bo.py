@@ -146,3 +146,33 @@ def test_local_bo__presets_traits_and_validation():
     env, _ = _env()
     with pytest.raises(ValueError, match="neighbours"):
         make_local_bo(_cfg()).init(env.replace(neighbours=None), jax.random.key(0))
+
+
+@pytest.mark.parametrize(
+    "method,preset", [("bo", "paper"), ("bo", "default"), ("bo-ls", "default"), ("gp-ls", "default")]
+)
+def test_model_based_step__every_lapack_call_waits_for_the_last(method, preset):
+    """The vmapped step's LAPACK calls form one chain in the jaxpr (two at once can block XLA's CPU
+    pool; README, known problem: this is necessary, not sufficient, so a hang stays possible)."""
+    from conftest import unchained_lapack_calls
+
+    from a2v_jax.search.report import seed_keys
+    from a2v_jax.search.runner import plan_method, pool_env
+
+    rng = np.random.default_rng(0)
+    p = 200
+    env = pool_env(
+        rng.normal(size=(p, 4)).astype(np.float32),
+        rng.uniform(0.6, 0.9, p).astype(np.float32),
+        rng.uniform(1e3, 3e3, p).astype(np.float32),
+        1e5,
+        neighbours=rng.integers(-1, p, size=(p, 6)).astype(np.int32),
+    )
+    strategy, _ = plan_method(method, preset, env)
+    keys = seed_keys(np.arange(1, 4))
+    state = jax.vmap(strategy.init, in_axes=(None, 0))(env, keys)
+
+    def step(state, t):
+        return jax.vmap(lambda s, k: strategy.step(s, env, k, t))(state, keys)
+
+    assert unchained_lapack_calls(jax.make_jaxpr(step)(state, jnp.int32(20))) == []
