@@ -38,6 +38,7 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import functools
 import json
 import os
 import re
@@ -67,7 +68,7 @@ from a2v_jax.embed import Embeddings  # noqa: E402
 from a2v_jax.runtime import device_name  # noqa: E402
 from a2v_jax.search.nb201 import build_pool  # noqa: E402
 from a2v_jax.search.report import write_json  # noqa: E402
-from a2v_jax.search.runner import run_method  # noqa: E402
+from a2v_jax.search.runner import embeddings_or_random, run_method  # noqa: E402
 
 RESULTS = Path(__file__).resolve().parent / "results"
 #: The sizes that decide the agreement section's found cells (a reference must have the same).
@@ -135,6 +136,24 @@ def device_slug() -> str:
     return re.sub(r"[^a-z0-9]+", "_", kind.lower()).strip("_")
 
 
+def xla_counts(compiled) -> tuple[float, float]:
+    """XLA's ``(flops, bytes accessed)`` of a compiled program (a loop's body counted once)."""
+    cost = compiled.cost_analysis() or {}
+    cost = cost[0] if isinstance(cost, list) else cost
+    return float(cost.get("flops", 0.0)), float(cost.get("bytes accessed", 0.0))
+
+
+def peak_fractions(flop_s: float, bytes_s: float | None = None) -> dict:
+    """The achieved rates as fractions of the device's peaks (empty off a listed accelerator)."""
+    peaks = device_peaks()
+    if not peaks:
+        return {}
+    out = {"frac_fp32_peak": flop_s / peaks["fp32_flop_s"]}
+    if bytes_s is not None:
+        out["frac_hbm_peak"] = bytes_s / peaks["hbm_bytes_s"]
+    return out
+
+
 def device_peaks() -> dict | None:
     """The peak rates of the device (:data:`PEAKS`), None where it is not a listed accelerator."""
     d = jax.devices()[0]
@@ -144,11 +163,12 @@ def device_peaks() -> dict | None:
 
 
 def random_embeddings(table, n: int | None) -> Embeddings:
-    """N(0, 1) 16-d features (seed 0) for the first ``n`` table rows (None: all)."""
-    n = len(table) if n is None else n
-    feats = np.random.default_rng(0).normal(size=(len(table), 16)).astype(np.float32)[:n]
-    arch = np.asarray(table.arch_str)[:n]
-    return Embeddings(feats, arch, np.arange(n), "", "nb201", "", -1, "benchmark", "<random>")
+    """The first ``n`` rows (None: all) of the benchmarks' N(0, 1) features (:func:`embeddings_or_random`)."""
+    emb, _ = embeddings_or_random(None, table)
+    rows = slice(None) if n is None else slice(n)
+    return dataclasses.replace(
+        emb, features=emb.features[rows], arch_str=emb.arch_str[rows], index=emb.index[rows]
+    )
 
 
 def _pools(sizes: Sizes, table) -> dict:
@@ -160,12 +180,18 @@ def _pools(sizes: Sizes, table) -> dict:
     return pools
 
 
-def section_pretrain(sizes: Sizes) -> dict:
-    """Epoch-program compile and run times for each population, and the whole command's wall time."""
+@functools.cache
+def nb201_dataset():
+    """The NB201 pretraining graphs (read once for the pretrain and kernels sections)."""
     from a2v_jax.pretrain.input_pipeline import load_space_dataset
     from a2v_jax.spaces import get_space
 
-    data = load_space_dataset(get_space("nb201"))
+    return load_space_dataset(get_space("nb201"))
+
+
+def section_pretrain(sizes: Sizes) -> dict:
+    """Epoch-program compile and run times for each population, and the whole command's wall time."""
+    data = nb201_dataset()
     runs = [
         time_population(k, "paper", sizes.pretrain_epochs, data, sizes.pretrain_cells)
         for k in sizes.populations
@@ -302,15 +328,13 @@ def section_darts(sizes: Sizes) -> dict:
     t0 = time.perf_counter()
     step = jax.jit(train_step, donate_argnums=(0,)).lower(state, batches[0], keys[0]).compile()
     compile_s = time.perf_counter() - t0
-    cost = step.cost_analysis() or {}
-    cost = cost[0] if isinstance(cost, list) else cost
+    flops, _ = xla_counts(step)
     t0 = time.perf_counter()
     for b, k in zip(batches, keys, strict=True):
         state, metrics = step(state, b, k)
     loss = float(jax.block_until_ready(metrics["loss"]))
     run_s = time.perf_counter() - t0
-    flops = float(cost.get("flops", 0.0))
-    res = {
+    return {
         "preset": "proxy",
         "init_channels": cfg.init_channels,
         "layers": cfg.layers,
@@ -323,11 +347,8 @@ def section_darts(sizes: Sizes) -> dict:
         "step_flops": flops,
         "flop_s": flops * steps / run_s,
         "finite_loss": bool(np.isfinite(loss)),
+        **peak_fractions(flops * steps / run_s),
     }
-    peaks = device_peaks()
-    if peaks:
-        res["frac_fp32_peak"] = res["flop_s"] / peaks["fp32_flop_s"]
-    return res
 
 
 def rate(name: str, fn, args: tuple, repeats: int = 3, counts: dict | None = None) -> dict:
@@ -337,35 +358,27 @@ def rate(name: str, fn, args: tuple, repeats: int = 3, counts: dict | None = Non
     counts once, rated by the counts of its loop-free equivalent).
     """
     compiled = jax.jit(fn).lower(*args).compile()
-    cost = compiled.cost_analysis() or {}
-    cost = cost[0] if isinstance(cost, list) else cost
     jax.block_until_ready(compiled(*args))
     best = min(_timed(compiled, *args)[1] for _ in range(repeats))
-    flops, nbytes = float(cost.get("flops", 0.0)), float(cost.get("bytes accessed", 0.0))
+    flops, nbytes = xla_counts(compiled)
     if counts is not None:
         flops, nbytes = counts["flops"], counts["bytes"]
     out = {"kernel": name, "s": best, "flops": flops, "bytes": nbytes}
     out["flop_s"], out["bytes_s"] = flops / best, nbytes / best
-    peaks = device_peaks()
-    if peaks:
-        out["frac_fp32_peak"] = out["flop_s"] / peaks["fp32_flop_s"]
-        out["frac_hbm_peak"] = out["bytes_s"] / peaks["hbm_bytes_s"]
-    return out
+    return out | peak_fractions(out["flop_s"], out["bytes_s"])
 
 
 def section_kernels(sizes: Sizes, table) -> dict:
     """The loop-free kernels that dominate each program, rated against the device's peak."""
     from a2v_jax.pretrain.config import ModelConfig, TrainConfig, get_preset
     from a2v_jax.pretrain.graphs import take
-    from a2v_jax.pretrain.input_pipeline import load_space_dataset
     from a2v_jax.pretrain.programs import Programs, map_members
     from a2v_jax.pretrain.steps import train_step
-    from a2v_jax.spaces import get_space
     from a2v_jax.surrogates.dngo.model import DNGOState, dngo_predict
 
     out = []
     k = sizes.populations[-1]
-    data = load_space_dataset(get_space("nb201"))
+    data = nb201_dataset()
     programs = Programs(get_preset("paper"), ModelConfig(), TrainConfig(), 8, 7, k)
     states, keys = programs.init(np.arange(k, dtype=np.uint32))
     batch = take(data.graphs, jnp.arange(TrainConfig().batch_size))
