@@ -96,6 +96,13 @@ def goal_gap(row: dict) -> dict:
     }
 
 
+def with_figures(row: dict) -> dict:
+    """``row`` with its over-model figures and goal gap computed from its ``per_model`` summaries."""
+    row["over_models"] = over_models(row["per_model"])
+    row["goal"] = goal_gap(row)
+    return row
+
+
 def _pm(d: dict | None, digits: int = 2) -> str:
     return "–" if d is None else f"{d['mean']:.{digits}f}±{d['std']:.{digits}f}"
 
@@ -255,9 +262,7 @@ def merge_rows(old: list[dict], new: list[dict]) -> list[dict]:
             seeds = {m["pretrain_seed"] for m in r["per_model"]}
             kept = [m for m in prev["per_model"] if m["pretrain_seed"] not in seeds]
             per_model = sorted(kept + r["per_model"], key=lambda m: m["pretrain_seed"])
-            r = {**r, "per_model": per_model, "wide": r["wide"] or prev.get("wide")}
-            r["over_models"] = over_models(per_model)
-            r["goal"] = goal_gap(r)
+            r = with_figures({**r, "per_model": per_model, "wide": r["wide"] or prev.get("wide")})
         rows[_row_key(r)] = r
     return list(rows.values())
 
@@ -308,10 +313,8 @@ def search_rows(
             row = {"method": method, "preset": "default", "dataset": dataset, "per_model": per_model}
             if overrides:
                 row["overrides"] = overrides
-            row["over_models"] = over_models(per_model)
             row["wide"] = wide
-            row["goal"] = goal_gap(row)
-            rows.append(row)
+            rows.append(with_figures(row))
             if on_row is not None:
                 on_row(rows)
     return rows
@@ -401,10 +404,7 @@ def main(argv: list[str] | None = None) -> int:
     out_dir = Path(args.out_dir)
     if args.render_only:
         result = json.loads((out_dir / "nb201_beyond.json").read_text())
-        result["rows"] = sort_rows(result["rows"])
-        for row in result["rows"]:
-            row["over_models"] = over_models(row["per_model"])
-            row["goal"] = goal_gap(row)
+        result["rows"] = [with_figures(row) for row in sort_rows(result["rows"])]
         write_json(result, out_dir / "nb201_beyond.json")
         (out_dir / "nb201_beyond.md").write_text(render(result))
         print(f"rewrote {out_dir / 'nb201_beyond.md'} and nb201_beyond.json")
